@@ -27,6 +27,7 @@ test-postgres:
 	DATABASE_URL=$(PG_URL) $(BIN)/pytest -m "not browser"
 
 install: $(BIN)/.installed
+	@$(BIN)/python scripts/compile_messages.py
 
 $(BIN)/.installed: pyproject.toml uv.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -50,7 +51,7 @@ typecheck:
 messages: install
 	cd huikuan && ../$(BIN)/django-admin makemessages -l zh_Hans -l en --no-obsolete \
 		--settings=huikuan.settings --pythonpath=.. -i "tests/*"
-	cd huikuan && ../$(BIN)/django-admin compilemessages --settings=huikuan.settings --pythonpath=..
+	$(BIN)/python scripts/compile_messages.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

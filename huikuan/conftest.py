@@ -23,10 +23,20 @@ def personas(db: Any) -> dict[str, Any]:
     """One user per role, an outsider, a team led by ``lead`` that holds ``collector``."""
     from huikuan.iam.models import Team
 
-    users = {role: make_user(role) for role in (
-        "collector", "team_lead", "manager", "legal", "compliance", "auditor", "finance",
-        "admin", "agency",
-    )}
+    users: dict[str, Any] = {
+        role: make_user(role)
+        for role in (
+            "collector",
+            "team_lead",
+            "manager",
+            "legal",
+            "compliance",
+            "auditor",
+            "finance",
+            "admin",
+            "agency",
+        )
+    }
     users["other_collector"] = make_user("collector", username="other_collector")
     users["outsider"] = make_user(None, username="outsider")
     team = Team.objects.create(name="电话一组", kind=Team.Kind.PHONE)
@@ -45,8 +55,8 @@ def ledger(personas: dict[str, Any]) -> dict[str, Any]:
     placed with the agency."""
     portfolio = make_portfolio()
     mine = make_account(portfolio, collector=personas["collector"], contract_no="HT-MINE-001")
-    theirs = make_account(portfolio, collector=personas["other_collector"],
-                          contract_no="HT-THEIRS-001")
+    theirs = make_account(
+        portfolio, collector=personas["other_collector"], contract_no="HT-THEIRS-001"
+    )
     placed = make_account(portfolio, team=personas["agency_team"], contract_no="HT-AGENCY-001")
     return {"portfolio": portfolio, "mine": mine, "theirs": theirs, "placed": placed}
-

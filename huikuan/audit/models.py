@@ -20,8 +20,12 @@ class AuditEvent(models.Model):
 
     at = models.DateTimeField(_("time"), db_index=True)
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
-        related_name="+", verbose_name=_("actor"),
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("actor"),
     )
     # Kept beside the key so the trail stays readable even if a user is later renamed.
     actor_label = models.CharField(_("actor"), max_length=150)
@@ -55,3 +59,6 @@ class AuditChainHead(models.Model):
     """The single row that serialises appends: writers lock it, so the chain never forks."""
 
     last_hash = models.CharField(max_length=64)
+
+    def __str__(self) -> str:
+        return self.last_hash

@@ -58,15 +58,28 @@ def audit_record_many(*, actor: Any, changes: Iterable[Change]) -> list[AuditEve
         for change in changes:
             body = normalize(change.changes)
             digest = event_hash(
-                prev_hash=prev, at=at, actor_id=actor_id, actor_label=label,
-                action=change.action, object_type=change.object_type,
-                object_id=change.object_id, changes=body, reason=change.reason,
+                prev_hash=prev,
+                at=at,
+                actor_id=actor_id,
+                actor_label=label,
+                action=change.action,
+                object_type=change.object_type,
+                object_id=change.object_id,
+                changes=body,
+                reason=change.reason,
             )
             events.append(
                 AuditEvent(
-                    at=at, actor_id=actor_id, actor_label=label, action=change.action,
-                    object_type=change.object_type, object_id=change.object_id,
-                    changes=body, reason=change.reason, prev_hash=prev, hash=digest,
+                    at=at,
+                    actor_id=actor_id,
+                    actor_label=label,
+                    action=change.action,
+                    object_type=change.object_type,
+                    object_id=change.object_id,
+                    changes=body,
+                    reason=change.reason,
+                    prev_hash=prev,
+                    hash=digest,
                 )
             )
             prev = digest

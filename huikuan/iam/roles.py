@@ -37,8 +37,15 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
     Role.COLLECTOR: frozenset(),
     Role.TEAM_LEAD: frozenset({CHANGE_STATUS}),
     Role.MANAGER: frozenset(
-        {VIEW_ALL, VIEW_PII, POST_PAYMENT, REVERSE_PAYMENT, CHANGE_STATUS, MANAGE_LEDGER,
-         VIEW_AUDIT_LOG}
+        {
+            VIEW_ALL,
+            VIEW_PII,
+            POST_PAYMENT,
+            REVERSE_PAYMENT,
+            CHANGE_STATUS,
+            MANAGE_LEDGER,
+            VIEW_AUDIT_LOG,
+        }
     ),
     Role.LEGAL: frozenset({VIEW_ALL, VIEW_PII, CHANGE_STATUS}),
     Role.COMPLIANCE: frozenset({VIEW_ALL, VIEW_PII, VIEW_AUDIT_LOG}),

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from typing import Any
 
 from django.contrib.auth.models import Group, Permission
@@ -31,30 +32,57 @@ def roles_sync() -> None:
         group.permissions.set([found[p] for p in perms])
 
 
-def user_create(*, username: str, password: str, roles: list[str], actor: Any,
-                first_name: str = "", last_name: str = "") -> User:
+def user_create(
+    *,
+    username: str,
+    password: str,
+    roles: list[str],
+    actor: Any,
+    first_name: str = "",
+    last_name: str = "",
+) -> User:
     unknown = set(roles) - set(Role.values)
     if unknown:
-        raise ValidationError({"roles": _("Unknown role: %(r)s") % {"r": ", ".join(sorted(unknown))}})
+        raise ValidationError(
+            {"roles": _("Unknown role: %(r)s") % {"r": ", ".join(sorted(unknown))}}
+        )
     with transaction.atomic():
-        user = User.objects.create_user(username=username, password=password,
-                                        first_name=first_name, last_name=last_name)
+        user = User.objects.create_user(
+            username=username, password=password, first_name=first_name, last_name=last_name
+        )
         user.groups.set(Group.objects.filter(name__in=roles))
-        audit_record(actor=actor, action="user.create", obj=user,
-                     changes={"username": [None, username], "roles": [None, sorted(roles)]})
+        audit_record(
+            actor=actor,
+            action="user.create",
+            obj=user,
+            changes={"username": [None, username], "roles": [None, sorted(roles)]},
+        )
     return user
 
 
-def team_create(*, name: str, kind: str, actor: Any, leads: list[User] = (),  # type: ignore[assignment]
-                members: list[User] = ()) -> Team:  # type: ignore[assignment]
+def team_create(
+    *,
+    name: str,
+    kind: str,
+    actor: Any,
+    leads: Sequence[User] = (),
+    members: Sequence[User] = (),
+) -> Team:
     with transaction.atomic():
         team = Team.objects.create(name=name, kind=kind)
         team.leads.set(leads)
         team.members.set(members)
-        audit_record(actor=actor, action="team.create", obj=team, changes={
-            "name": [None, name], "kind": [None, kind],
-            "leads": [None, [u.pk for u in leads]], "members": [None, [u.pk for u in members]],
-        })
+        audit_record(
+            actor=actor,
+            action="team.create",
+            obj=team,
+            changes={
+                "name": [None, name],
+                "kind": [None, kind],
+                "leads": [None, [u.pk for u in leads]],
+                "members": [None, [u.pk for u in members]],
+            },
+        )
     return team
 
 
@@ -65,10 +93,15 @@ def token_create(*, user: User, name: str, actor: Any) -> tuple[ApiToken, str]:
     prefix = secrets.token_hex(4)
     raw = f"{TOKEN_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
     with transaction.atomic():
-        token = ApiToken.objects.create(user=user, name=name.strip(), prefix=prefix,
-                                        secret_hash=hash_secret(raw))
-        audit_record(actor=actor, action="token.create", obj=token,
-                     changes={"user": [None, user.pk], "name": [None, token.name]})
+        token = ApiToken.objects.create(
+            user=user, name=name.strip(), prefix=prefix, secret_hash=hash_secret(raw)
+        )
+        audit_record(
+            actor=actor,
+            action="token.create",
+            obj=token,
+            changes={"user": [None, user.pk], "name": [None, token.name]},
+        )
     return token, raw
 
 
@@ -78,6 +111,10 @@ def token_revoke(*, token: ApiToken, actor: Any) -> ApiToken:
         if locked.revoked_at is None:
             locked.revoked_at = timezone.now()
             locked.save(update_fields=["revoked_at"])
-            audit_record(actor=actor, action="token.revoke", obj=locked,
-                         changes={"revoked_at": [None, locked.revoked_at]})
+            audit_record(
+                actor=actor,
+                action="token.revoke",
+                obj=locked,
+                changes={"revoked_at": [None, locked.revoked_at]},
+            )
     return locked

@@ -9,6 +9,7 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from itertools import pairwise
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -37,8 +38,17 @@ _WORKING = {S.DELINQUENT, S.PROMISED, S.IN_PLAN, S.DISPUTED, S.LEGAL, S.PLACED}
 ACCOUNT_TRANSITIONS: dict[AccountStatus, frozenset[AccountStatus]] = {
     S.CURRENT: frozenset({S.DELINQUENT, S.DISPUTED, S.PAID_OFF, S.CLOSED}),
     S.DELINQUENT: frozenset(
-        {S.CURRENT, S.PROMISED, S.IN_PLAN, S.DISPUTED, S.LEGAL, S.PLACED, S.SETTLED,
-         S.PAID_OFF, S.WRITTEN_OFF}
+        {
+            S.CURRENT,
+            S.PROMISED,
+            S.IN_PLAN,
+            S.DISPUTED,
+            S.LEGAL,
+            S.PLACED,
+            S.SETTLED,
+            S.PAID_OFF,
+            S.WRITTEN_OFF,
+        }
     ),
     S.PROMISED: frozenset(
         {S.CURRENT, S.DELINQUENT, S.IN_PLAN, S.DISPUTED, S.LEGAL, S.PLACED, S.SETTLED, S.PAID_OFF}
@@ -64,7 +74,8 @@ AUTOMATIC_STATUSES = frozenset({S.CURRENT, S.DELINQUENT, S.PAID_OFF})
 class IllegalTransition(Exception):
     def __init__(self, old: AccountStatus, new: AccountStatus) -> None:
         self.old, self.new = old, new
-        allowed = ", ".join(str(s.label) for s in ACCOUNT_TRANSITIONS[old]) or _("none")
+        targets = ACCOUNT_TRANSITIONS[old]
+        allowed = ", ".join(str(s.label) for s in AccountStatus if s in targets) or _("none")
         super().__init__(
             _("An account that is “%(old)s” cannot become “%(new)s”; allowed: %(allowed)s.")
             % {"old": old.label, "new": new.label, "allowed": allowed}
@@ -77,7 +88,9 @@ def check_transition(old: AccountStatus | str, new: AccountStatus | str) -> None
         raise IllegalTransition(old, new)
 
 
-def balance_status(current: AccountStatus | str, *, outstanding: Decimal, dpd: int) -> AccountStatus:
+def balance_status(
+    current: AccountStatus | str, *, outstanding: Decimal, dpd: int
+) -> AccountStatus:
     """The status a balance change implies, for accounts in an automatic status.
 
     Working statuses (promised, disputed, legal...) are left alone: people set and clear them.
@@ -88,6 +101,22 @@ def balance_status(current: AccountStatus | str, *, outstanding: Decimal, dpd: i
     if outstanding <= 0:
         return S.PAID_OFF
     return S.DELINQUENT if dpd > 0 else S.CURRENT
+
+
+def balance_conflict(status: AccountStatus | str, *, outstanding: Decimal, dpd: int) -> str | None:
+    """Why a balance forbids a status a person asks for, or None.
+
+    The transition table says which moves exist; this says the books must agree with the move:
+    nobody marks an account paid off while it still owes money.
+    """
+    status = AccountStatus(status)
+    if status == S.PAID_OFF and outstanding > 0:
+        return str(_("It still owes %(amount)s; it cannot be paid off.") % {"amount": outstanding})
+    if status == S.CURRENT and dpd > 0:
+        return str(_("It is %(dpd)s days past due; it cannot be current.") % {"dpd": dpd})
+    if status == S.DELINQUENT and outstanding <= 0:
+        return str(_("Nothing is owed; it cannot be delinquent."))
+    return None
 
 
 # --- items and aging ------------------------------------------------------------------------
@@ -190,7 +219,7 @@ def buckets(bounds: Sequence[int] = DEFAULT_BUCKET_BOUNDS) -> list[Bucket]:
 def validate_bounds(bounds: Sequence[int]) -> None:
     if not bounds or bounds[0] != 0:
         raise ValueError(_("Aging bounds must start at 0 (the top of “current”)."))
-    if any(b <= a for a, b in zip(bounds, bounds[1:], strict=False)):
+    if any(b <= a for a, b in pairwise(bounds)):
         raise ValueError(_("Aging bounds must be strictly ascending."))
 
 

@@ -51,7 +51,9 @@ class Portfolio(models.Model):
     bucket_bounds = models.JSONField(_("aging bucket bounds"), default=_default_bounds)
     allocation_order = models.JSONField(_("allocation order"), default=_default_order)
     allocation_mode = models.CharField(
-        _("allocation mode"), max_length=12, choices=AllocationMode.choices,
+        _("allocation mode"),
+        max_length=12,
+        choices=AllocationMode.choices,
         default=AllocationMode.BY_ITEM,
     )
 
@@ -134,15 +136,26 @@ class Account(models.Model):
     principal = _money("principal")
     open_date = models.DateField(_("open date"))
     status = models.CharField(
-        _("status"), max_length=12, choices=AccountStatus.choices, default=AccountStatus.CURRENT,
+        _("status"),
+        max_length=12,
+        choices=AccountStatus.choices,
+        default=AccountStatus.CURRENT,
         db_index=True,
     )
     collector = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-        related_name="accounts", verbose_name=_("collector"),
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="accounts",
+        verbose_name=_("collector"),
     )
     team = models.ForeignKey(
-        "iam.Team", null=True, blank=True, on_delete=models.SET_NULL, related_name="accounts",
+        "iam.Team",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="accounts",
         verbose_name=_("team"),
     )
     outstanding = _money("outstanding")
@@ -225,9 +238,7 @@ class Payment(models.Model):
     method = models.CharField(_("method"), max_length=10, choices=Method.choices)
     reference = models.CharField(_("reference"), max_length=100, blank=True)
     idempotency_key = models.CharField(max_length=100, null=True, blank=True, unique=True)
-    unapplied = models.DecimalField(
-        _("unapplied"), max_digits=20, decimal_places=2, default=0
-    )
+    unapplied = models.DecimalField(_("unapplied"), max_digits=20, decimal_places=2, default=0)
     reversal_of = models.OneToOneField(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversed_by"
     )

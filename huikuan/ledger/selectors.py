@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 import polars as pl
-from django.db.models import Q, QuerySet
+from django.db.models import F, OrderBy, Q, QuerySet
 from django.http import Http404
 
 from huikuan.iam.roles import VIEW_ALL
@@ -131,38 +131,47 @@ class LedgerFilter:
     sort: str = "-dpd"
 
 
+# sort key → (field, whether the field runs opposite to the key). DPD grows as the oldest
+# unpaid due date gets older, so sorting by DPD is sorting that date the other way.
 SORTS = {
-    "dpd": "-oldest_unpaid_due",  # more DPD = older oldest due date
-    "outstanding": "outstanding",
-    "contract": "contract_no",
-    "debtor": "debtor__name",
-    "status": "status",
+    "dpd": ("oldest_unpaid_due", True),
+    "outstanding": ("outstanding", False),
+    "contract": ("contract_no", False),
+    "debtor": ("debtor__name", False),
+    "status": ("status", False),
 }
 
 
+def _ordering(sort: str) -> OrderBy:
+    field, inverted = SORTS.get(sort.lstrip("-"), SORTS["dpd"])
+    descending = sort.startswith("-") != inverted
+    # A missing oldest unpaid date means DPD 0, i.e. the latest date: the same on every database.
+    return F(field).desc(nulls_first=True) if descending else F(field).asc(nulls_last=True)
+
+
 def _dpd_range(as_of: dt.date, low: int | None, high: int | None) -> Q:
-    """DPD in [low, high] as a condition on the stored oldest unpaid due date (index-friendly)."""
+    """DPD in [low, high] as a condition on the stored oldest unpaid due date (index-friendly).
+
+    An account with nothing unpaid (no oldest date) or nothing late yet has DPD 0.
+    """
     q = Q()
     if low is not None and low > 0:
         q &= Q(oldest_unpaid_due__lte=as_of - dt.timedelta(days=low))
     if high is not None:
-        if high <= 0:
-            return q & (Q(oldest_unpaid_due__isnull=True) | Q(oldest_unpaid_due__gte=as_of))
-        q &= Q(oldest_unpaid_due__gte=as_of - dt.timedelta(days=high))
+        if high < 0:
+            return Q(pk__in=[])
+        q &= Q(oldest_unpaid_due__isnull=True) | Q(
+            oldest_unpaid_due__gte=as_of - dt.timedelta(days=high)
+        )
     return q
 
 
 def _text_match(text: str) -> Q:
-    from huikuan.ledger.services import phone_normalize
-
     q = Q(contract_no__icontains=text) | Q(debtor__name__icontains=text)
     q |= Q(debtor__id_number=text.upper())
     digits = "".join(ch for ch in text if ch.isdigit())
     if len(digits) >= 7:
-        try:
-            q |= Q(debtor__contacts__phone=phone_normalize(text))
-        except Exception:  # noqa: BLE001 — a partial number simply matches by suffix below
-            pass
+        # Phones are stored as E.164, which ends with the national digits however typed.
         q |= Q(debtor__contacts__phone__endswith=digits)
     return q
 
@@ -184,11 +193,7 @@ def ledger_accounts(user: Any, flt: LedgerFilter, *, as_of: dt.date) -> QuerySet
     if flt.text.strip():
         matches = Account.objects.filter(_text_match(flt.text.strip())).values("pk")
         qs = qs.filter(pk__in=matches)
-    key = flt.sort.lstrip("-")
-    order = SORTS.get(key, SORTS["dpd"])
-    if flt.sort.startswith("-"):
-        order = order[1:] if order.startswith("-") else "-" + order
-    return qs.order_by(order, "pk")
+    return qs.order_by(_ordering(flt.sort), "pk")
 
 
 def _filter_bucket(qs: QuerySet[Account], code: str, as_of: dt.date) -> QuerySet[Account]:
@@ -218,7 +223,8 @@ def item_balances(account: Account) -> list[domain.ItemBalance]:
     comps = domain.Component
     return [
         domain.ItemBalance(
-            key=i.pk, due_date=i.due_date,
+            key=i.pk,
+            due_date=i.due_date,
             due={comps(c): getattr(i, f"{c}_due") for c in comps.values},
             paid={comps(c): getattr(i, f"{c}_paid") for c in comps.values},
         )
@@ -239,8 +245,10 @@ def account_position(account: Account, as_of: dt.date) -> AccountPosition:
     items = item_balances(account)
     days = domain.dpd(items, as_of)
     return AccountPosition(
-        as_of=as_of, outstanding=domain.outstanding(items),
-        overdue=domain.overdue_amount(items, as_of), dpd=days,
+        as_of=as_of,
+        outstanding=domain.outstanding(items),
+        overdue=domain.overdue_amount(items, as_of),
+        dpd=days,
         bucket=domain.bucket_for(days, account.portfolio.bucket_bounds),
     )
 
@@ -278,41 +286,71 @@ def aging_summary(user: Any, *, as_of: dt.date, portfolio: int | None = None) ->
 def _aging_from_aggregates(accounts: QuerySet[Account]) -> pl.DataFrame:
     rows = accounts.values_list("portfolio_id", "outstanding", "oldest_unpaid_due")
     return pl.DataFrame(
-        list(rows), schema={"portfolio_id": pl.Int64, "outstanding": pl.Decimal(20, 2),
-                            "oldest": pl.Date}, orient="row",
+        list(rows),
+        schema={"portfolio_id": pl.Int64, "outstanding": pl.Decimal(20, 2), "oldest": pl.Date},
+        orient="row",
     )
 
 
 def _aging_rebuilt(accounts: QuerySet[Account], as_of: dt.date) -> pl.DataFrame:
     items = ReceivableItem.objects.filter(account__in=accounts).values_list(
-        "pk", "account_id", "account__portfolio_id", "due_date",
-        "principal_due", "interest_due", "fee_due", "principal_paid", "interest_paid", "fee_paid",
+        "pk",
+        "account_id",
+        "account__portfolio_id",
+        "due_date",
+        "principal_due",
+        "interest_due",
+        "fee_due",
+        "principal_paid",
+        "interest_paid",
+        "fee_paid",
     )
-    schema = {"item": pl.Int64, "account": pl.Int64, "portfolio_id": pl.Int64, "due": pl.Date}
+    schema: dict[str, pl.DataType] = {
+        "item": pl.Int64(),
+        "account": pl.Int64(),
+        "portfolio_id": pl.Int64(),
+        "due": pl.Date(),
+    }
     money_cols = ["pd", "id", "fd", "pp", "ip", "fp"]
     schema |= {c: pl.Decimal(20, 2) for c in money_cols}
     frame = pl.DataFrame(list(items), schema=schema, orient="row")
-    later = (
-        Allocation.objects.filter(effective_on__gt=as_of, item__account__in=accounts)
-        .values_list("item_id", "amount")
+    later = Allocation.objects.filter(
+        effective_on__gt=as_of, item__account__in=accounts
+    ).values_list("item_id", "amount")
+    added_back = (
+        pl.DataFrame(
+            list(later), schema={"item": pl.Int64, "back": pl.Decimal(20, 2)}, orient="row"
+        )
+        .group_by("item")
+        .agg(pl.col("back").sum())
     )
-    added_back = pl.DataFrame(
-        list(later), schema={"item": pl.Int64, "back": pl.Decimal(20, 2)}, orient="row"
-    ).group_by("item").agg(pl.col("back").sum())
     frame = frame.join(added_back, on="item", how="left").with_columns(
-        open=(pl.col("pd") + pl.col("id") + pl.col("fd") - pl.col("pp") - pl.col("ip")
-              - pl.col("fp") + pl.col("back").fill_null(0))
+        open=(
+            pl.col("pd")
+            + pl.col("id")
+            + pl.col("fd")
+            - pl.col("pp")
+            - pl.col("ip")
+            - pl.col("fp")
+            + pl.col("back").fill_null(0)
+        )
     )
-    return frame.group_by("account", "portfolio_id").agg(
-        outstanding=pl.col("open").sum(),
-        oldest=pl.col("due").filter(pl.col("open") > 0).min(),
-    ).select("portfolio_id", "outstanding", "oldest")
+    return (
+        frame.group_by("account", "portfolio_id")
+        .agg(
+            outstanding=pl.col("open").sum(),
+            oldest=pl.col("due").filter(pl.col("open") > 0).min(),
+        )
+        .select("portfolio_id", "outstanding", "oldest")
+    )
 
 
 def _bucket_rows(per_account: pl.DataFrame, as_of: dt.date) -> list[AgingRow]:
     portfolios = {p.pk: p for p in Portfolio.objects.all()}
-    per_account = per_account.with_columns(
-        dpd=pl.when(pl.col("oldest").is_null()).then(0)
+    # Paid-off, settled and written-off balances of zero are not aged.
+    per_account = per_account.filter(pl.col("outstanding") > 0).with_columns(
+        dpd=pl.when(pl.col("oldest").is_null())
+        .then(0)
         .otherwise((pl.lit(as_of) - pl.col("oldest")).dt.total_days().clip(lower_bound=0))
     )
     rows = []
@@ -322,6 +360,14 @@ def _bucket_rows(per_account: pl.DataFrame, as_of: dt.date) -> list[AgingRow]:
             upper = bucket.high if bucket.high is not None else 10**9
             part = frame.filter(pl.col("dpd").is_between(bucket.low, upper))
             total = part["outstanding"].sum() if part.height else Decimal("0.00")
-            rows.append(AgingRow(int(pid), portfolio.name, portfolio.currency, bucket,
-                                 part.height, Decimal(total or 0).quantize(Decimal("0.01"))))
+            rows.append(
+                AgingRow(
+                    int(pid),
+                    portfolio.name,
+                    portfolio.currency,
+                    bucket,
+                    part.height,
+                    Decimal(total or 0).quantize(Decimal("0.01")),
+                )
+            )
     return rows

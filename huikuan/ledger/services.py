@@ -16,9 +16,9 @@ from django.db.models import DecimalField, F, Min, OuterRef, Subquery, Sum, Valu
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from huikuan.audit.services import audit_record
-from huikuan.lib import ids, money
 from huikuan.ledger import domain
 from huikuan.ledger.domain import AccountStatus, Component, ItemBalance
 from huikuan.ledger.models import (
@@ -31,8 +31,9 @@ from huikuan.ledger.models import (
     Portfolio,
     ReceivableItem,
 )
+from huikuan.lib import ids, money
 
-MONEY = DecimalField(max_digits=20, decimal_places=2)
+MONEY: DecimalField = DecimalField(max_digits=20, decimal_places=2)
 ZERO = Decimal("0.00")
 
 
@@ -50,10 +51,16 @@ def creditor_create(*, code: str, name: str, actor: Any) -> Creditor:
         raise ValidationError({"code" if not code else "name": _("This field is required.")})
     with transaction.atomic():
         if Creditor.objects.filter(code=code).exists():
-            raise ValidationError({"code": _("A creditor with code %(code)s exists.") % {"code": code}})
+            raise ValidationError(
+                {"code": _("A creditor with code %(code)s exists.") % {"code": code}}
+            )
         creditor = Creditor.objects.create(code=code, name=name)
-        audit_record(actor=actor, action="creditor.create", obj=creditor,
-                     changes={"code": [None, code], "name": [None, name]})
+        audit_record(
+            actor=actor,
+            action="creditor.create",
+            obj=creditor,
+            changes={"code": [None, code], "name": [None, name]},
+        )
     return creditor
 
 
@@ -89,14 +96,25 @@ def portfolio_create(
         raise ValidationError(errors)
     with transaction.atomic():
         if Portfolio.objects.filter(creditor=creditor, code=code).exists():
-            raise ValidationError({"code": _("This creditor already has portfolio %(code)s.") % {"code": code}})
+            raise ValidationError(
+                {"code": _("This creditor already has portfolio %(code)s.") % {"code": code}}
+            )
         portfolio = Portfolio.objects.create(
-            creditor=creditor, code=code, name=name, currency=currency, timezone=timezone_name,
-            bucket_bounds=list(bucket_bounds), allocation_order=list(allocation_order),
+            creditor=creditor,
+            code=code,
+            name=name,
+            currency=currency,
+            timezone=timezone_name,
+            bucket_bounds=list(bucket_bounds),
+            allocation_order=list(allocation_order),
             allocation_mode=allocation_mode,
         )
-        audit_record(actor=actor, action="portfolio.create", obj=portfolio,
-                     changes={"code": [None, code], "currency": [None, currency]})
+        audit_record(
+            actor=actor,
+            action="portfolio.create",
+            obj=portfolio,
+            changes={"code": [None, code], "currency": [None, currency]},
+        )
     return portfolio
 
 
@@ -124,8 +142,12 @@ def debtor_create(*, kind: str, name: str, id_number: str, actor: Any, region: s
         debtor = Debtor.objects.create(
             kind=kind, name=name.strip(), id_number=id_number, region=region or default_region
         )
-        audit_record(actor=actor, action="debtor.create", obj=debtor,
-                     changes={"kind": [None, kind], "name": [None, debtor.name]})
+        audit_record(
+            actor=actor,
+            action="debtor.create",
+            obj=debtor,
+            changes={"kind": [None, kind], "name": [None, debtor.name]},
+        )
     return debtor
 
 
@@ -134,9 +156,13 @@ def phone_normalize(raw: str, region: str = "CN") -> str:
     try:
         number = phonenumbers.parse(raw, region)
     except phonenumbers.NumberParseException as exc:
-        raise ValidationError({"phone": _("“%(value)s” is not a phone number.") % {"value": raw}}) from exc
+        raise ValidationError(
+            {"phone": _("“%(value)s” is not a phone number.") % {"value": raw}}
+        ) from exc
     if not phonenumbers.is_valid_number(number):
-        raise ValidationError({"phone": _("“%(value)s” is not a valid phone number.") % {"value": raw}})
+        raise ValidationError(
+            {"phone": _("“%(value)s” is not a valid phone number.") % {"value": raw}}
+        )
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
@@ -162,14 +188,26 @@ def contact_create(
         try:
             validate_email(email)
         except ValidationError as exc:
-            raise ValidationError({"email": _("“%(value)s” is not an email address.") % {"value": email}}) from exc
+            raise ValidationError(
+                {"email": _("“%(value)s” is not an email address.") % {"value": email}}
+            ) from exc
     with transaction.atomic():
         contact = Contact.objects.create(
-            debtor=debtor, relation=relation, name=name, phone=phone_normalize(phone) if phone else "",
-            email=email, address=address, verified=verified, do_not_contact=do_not_contact,
+            debtor=debtor,
+            relation=relation,
+            name=name,
+            phone=phone_normalize(phone) if phone else "",
+            email=email,
+            address=address,
+            verified=verified,
+            do_not_contact=do_not_contact,
         )
-        audit_record(actor=actor, action="contact.create", obj=contact,
-                     changes={"relation": [None, relation], "debtor": [None, debtor.pk]})
+        audit_record(
+            actor=actor,
+            action="contact.create",
+            obj=contact,
+            changes={"relation": [None, relation], "debtor": [None, debtor.pk]},
+        )
     return contact
 
 
@@ -215,26 +253,47 @@ def account_create(
         raise ValidationError(errors)
     with transaction.atomic():
         if Account.objects.filter(creditor=portfolio.creditor, contract_no=contract_no).exists():
-            raise ValidationError({"contract_no": _("Contract %(no)s already exists for this creditor.") % {"no": contract_no}})
+            raise ValidationError(
+                {
+                    "contract_no": _("Contract %(no)s already exists for this creditor.")
+                    % {"no": contract_no}
+                }
+            )
         account = Account.objects.create(
-            creditor=portfolio.creditor, portfolio=portfolio, debtor=debtor,
-            contract_no=contract_no.strip(), product=product, currency=currency,
-            principal=money.quantize(principal, currency), open_date=open_date,
+            creditor=portfolio.creditor,
+            portfolio=portfolio,
+            debtor=debtor,
+            contract_no=contract_no.strip(),
+            product=product,
+            currency=currency,
+            principal=money.quantize(principal, currency),
+            open_date=open_date,
         )
         ReceivableItem.objects.bulk_create(
             ReceivableItem(
-                account=account, kind=i.kind, number=i.number, due_date=i.due_date,
-                principal_due=i.principal_due, interest_due=i.interest_due, fee_due=i.fee_due,
+                account=account,
+                kind=i.kind,
+                number=i.number,
+                due_date=i.due_date,
+                principal_due=i.principal_due,
+                interest_due=i.interest_due,
+                fee_due=i.fee_due,
             )
             for i in items
         )
         account_balances_refresh(account_ids=[account.pk])
         account.refresh_from_db()
-        _apply_balance_status(account, actor=actor, reason="account created")
-        audit_record(actor=actor, action="account.create", obj=account, changes={
-            "contract_no": [None, account.contract_no], "items": [None, len(items)],
-            "outstanding": [None, account.outstanding],
-        })
+        audit_record(
+            actor=actor,
+            action="account.create",
+            obj=account,
+            changes={
+                "contract_no": [None, account.contract_no],
+                "items": [None, len(items)],
+                "outstanding": [None, account.outstanding],
+            },
+        )
+        _apply_balance_status(account, actor=actor, reason=gettext_noop("Account created"))
     return account
 
 
@@ -253,8 +312,9 @@ def account_balances_refresh(*, account_ids: Sequence[int]) -> int:
     items = ReceivableItem.objects.filter(account=OuterRef("pk")).order_by().values("account")
 
     def total(expr: Any) -> Any:
-        return Coalesce(Subquery(items.annotate(t=Sum(expr)).values("t")), Value(ZERO),
-                        output_field=MONEY)
+        return Coalesce(
+            Subquery(items.annotate(t=Sum(expr)).values("t")), Value(ZERO), output_field=MONEY
+        )
 
     open_items = (
         ReceivableItem.objects.filter(account=OuterRef("pk"))
@@ -275,7 +335,8 @@ def account_balances_refresh(*, account_ids: Sequence[int]) -> int:
 def _item_balances(account: Account) -> list[ItemBalance]:
     return [
         ItemBalance(
-            key=item.pk, due_date=item.due_date,
+            key=item.pk,
+            due_date=item.due_date,
             due={Component(c): getattr(item, f"{c}_due") for c in Component.values},
             paid={Component(c): getattr(item, f"{c}_paid") for c in Component.values},
         )
@@ -287,7 +348,8 @@ def _apply_balance_status(account: Account, *, actor: Any, reason: str) -> None:
     """Move between current / delinquent / paid off as the balance says, audited."""
     today = portfolio_today(account.portfolio)
     new = domain.balance_status(
-        account.status, outstanding=account.outstanding,
+        account.status,
+        outstanding=account.outstanding,
         dpd=domain.dpd_from(account.oldest_unpaid_due, today),
     )
     if new != account.status:
@@ -295,8 +357,13 @@ def _apply_balance_status(account: Account, *, actor: Any, reason: str) -> None:
         old = account.status
         Account.objects.filter(pk=account.pk).update(status=new)
         account.status = new
-        audit_record(actor=actor, action="account.status", obj=account,
-                     changes={"status": [old, new]}, reason=reason)
+        audit_record(
+            actor=actor,
+            action="account.status",
+            obj=account,
+            changes={"status": [old, new]},
+            reason=reason,
+        )
 
 
 # --- status ---------------------------------------------------------------------------------
@@ -306,16 +373,24 @@ def account_status_change(*, account: Account, status: str, reason: str, actor: 
     if not reason.strip():
         raise ValidationError({"reason": _("Say why the status changes.")})
     with transaction.atomic():
-        locked = Account.objects.select_for_update().get(pk=account.pk)
+        locked = Account.objects.select_for_update().select_related("portfolio").get(pk=account.pk)
         try:
             domain.check_transition(locked.status, status)
         except domain.IllegalTransition as exc:
             raise ValidationError({"status": str(exc)}) from exc
+        dpd = domain.dpd_from(locked.oldest_unpaid_due, portfolio_today(locked.portfolio))
+        if conflict := domain.balance_conflict(status, outstanding=locked.outstanding, dpd=dpd):
+            raise ValidationError({"status": conflict})
         old = locked.status
         locked.status = AccountStatus(status)
         locked.save(update_fields=["status", "updated_at"])
-        audit_record(actor=actor, action="account.status", obj=locked,
-                     changes={"status": [old, locked.status]}, reason=reason.strip())
+        audit_record(
+            actor=actor,
+            action="account.status",
+            obj=locked,
+            changes={"status": [old, locked.status]},
+            reason=reason.strip(),
+        )
     return locked
 
 
@@ -344,9 +419,15 @@ def payment_post(
         return prior
     _check_payment_input(account, amount, received_on, method)
     try:
-        return _payment_post(account=account, amount=money.quantize(amount, account.currency),
-                             received_on=received_on, method=method, actor=actor,
-                             reference=reference, idempotency_key=idempotency_key or None)
+        return _payment_post(
+            account=account,
+            amount=money.quantize(amount, account.currency),
+            received_on=received_on,
+            method=method,
+            actor=actor,
+            reference=reference,
+            idempotency_key=idempotency_key or None,
+        )
     except IntegrityError:
         # Two requests with one key raced; the loser returns the winner's payment.
         if idempotency_key and (prior := _replay(idempotency_key, account, amount, received_on)):
@@ -365,13 +446,17 @@ def _replay(key: str, account: Account, amount: Decimal, received_on: dt.date) -
     return prior
 
 
-def _check_payment_input(account: Account, amount: Decimal, received_on: dt.date, method: str) -> None:
+def _check_payment_input(
+    account: Account, amount: Decimal, received_on: dt.date, method: str
+) -> None:
     errors = {}
     if amount <= 0:
         errors["amount"] = _("A payment must be more than zero.")
     elif money.quantize(amount, account.currency) != amount:
         errors["amount"] = _("%(currency)s amounts have at most %(n)s decimals.") % {
-            "currency": account.currency, "n": money.minor_unit(account.currency)}
+            "currency": account.currency,
+            "n": money.minor_unit(account.currency),
+        }
     if received_on > portfolio_today(account.portfolio):
         errors["received_on"] = _("A payment cannot be received in the future.")
     if method not in Payment.Method.values:
@@ -380,45 +465,75 @@ def _check_payment_input(account: Account, amount: Decimal, received_on: dt.date
         raise ValidationError(errors)
 
 
-def _payment_post(*, account: Account, amount: Decimal, received_on: dt.date, method: str,
-                  actor: Any, reference: str, idempotency_key: str | None) -> Payment:
+def _payment_post(
+    *,
+    account: Account,
+    amount: Decimal,
+    received_on: dt.date,
+    method: str,
+    actor: Any,
+    reference: str,
+    idempotency_key: str | None,
+) -> Payment:
     with transaction.atomic():
         locked = Account.objects.select_for_update().select_related("portfolio").get(pk=account.pk)
         # Checked on the locked row: the caller's copy may predate a concurrent closing.
         if locked.status == AccountStatus.CLOSED:
             raise ValidationError(
-                {"account": _("The account is closed; payments cannot be posted to it.")})
+                {"account": _("The account is closed; payments cannot be posted to it.")}
+            )
         before = locked.outstanding
         portfolio = locked.portfolio
         lines, left = domain.allocate(
-            amount, _item_balances(locked),
-            order=domain.parse_order(portfolio.allocation_order), mode=portfolio.allocation_mode,
+            amount,
+            _item_balances(locked),
+            order=domain.parse_order(portfolio.allocation_order),
+            mode=portfolio.allocation_mode,
         )
         payment = Payment.objects.create(
-            account=locked, amount=amount, currency=locked.currency, received_on=received_on,
-            method=method, reference=reference, idempotency_key=idempotency_key, unapplied=left,
+            account=locked,
+            amount=amount,
+            currency=locked.currency,
+            received_on=received_on,
+            method=method,
+            reference=reference,
+            idempotency_key=idempotency_key,
+            unapplied=left,
             created_by=actor,
         )
-        _write_allocations(payment, [(ln.item_key, ln.component, ln.amount) for ln in lines],
-                           effective_on=received_on)
+        _write_allocations(
+            payment,
+            [(ln.item_key, ln.component, ln.amount) for ln in lines],
+            effective_on=received_on,
+        )
         Account.objects.filter(pk=locked.pk).update(unapplied=F("unapplied") + left)
         account_balances_refresh(account_ids=[locked.pk])
         locked.refresh_from_db()
-        audit_record(actor=actor, action="payment.post", obj=payment, changes={
-            "account": [None, locked.pk], "amount": [None, amount],
-            "received_on": [None, received_on], "unapplied": [None, left],
-            "allocations": [None, [[ln.item_key, ln.component, ln.amount] for ln in lines]],
-            "outstanding": [before, locked.outstanding],
-        })
-        _apply_balance_status(locked, actor=actor, reason="payment")
+        audit_record(
+            actor=actor,
+            action="payment.post",
+            obj=payment,
+            changes={
+                "account": [None, locked.pk],
+                "amount": [None, amount],
+                "received_on": [None, received_on],
+                "unapplied": [None, left],
+                "allocations": [None, [[ln.item_key, ln.component, ln.amount] for ln in lines]],
+                "outstanding": [before, locked.outstanding],
+            },
+        )
+        _apply_balance_status(locked, actor=actor, reason=gettext_noop("Payment posted"))
     return payment
 
 
-def _write_allocations(payment: Payment, lines: Sequence[tuple[Any, str, Decimal]],
-                       *, effective_on: dt.date) -> None:
+def _write_allocations(
+    payment: Payment, lines: Sequence[tuple[Any, str, Decimal]], *, effective_on: dt.date
+) -> None:
     """Store allocation rows and add them to the items' paid amounts (bulk, a few rows)."""
     Allocation.objects.bulk_create(
-        Allocation(payment=payment, item_id=key, component=comp, amount=amt, effective_on=effective_on)
+        Allocation(
+            payment=payment, item_id=key, component=comp, amount=amt, effective_on=effective_on
+        )
         for key, comp, amt in lines
     )
     items = {i.pk: i for i in ReceivableItem.objects.filter(pk__in={k for k, _c, _a in lines})}
@@ -428,14 +543,18 @@ def _write_allocations(payment: Payment, lines: Sequence[tuple[Any, str, Decimal
     ReceivableItem.objects.bulk_update(items.values(), [f"{c}_paid" for c in Component.values])
 
 
-def payment_reverse(*, payment: Payment, reason: str, actor: Any,
-                    reversed_on: dt.date | None = None) -> Payment:
+def payment_reverse(
+    *, payment: Payment, reason: str, actor: Any, reversed_on: dt.date | None = None
+) -> Payment:
     """Undo a payment by an opposite entry; the original and its allocations stay as they were."""
     if not reason.strip():
         raise ValidationError({"reason": _("Say why the payment is reversed.")})
     with transaction.atomic():
-        account = Account.objects.select_for_update().select_related("portfolio").get(
-            pk=payment.account_id)
+        account = (
+            Account.objects.select_for_update()
+            .select_related("portfolio")
+            .get(pk=payment.account_id)
+        )
         original = Payment.objects.select_for_update().get(pk=payment.pk)
         if original.is_reversal:
             raise ValidationError({"payment": _("A reversal cannot itself be reversed.")})
@@ -444,18 +563,32 @@ def payment_reverse(*, payment: Payment, reason: str, actor: Any,
         on = reversed_on or portfolio_today(account.portfolio)
         before = (account.outstanding, account.status)
         reversal = Payment.objects.create(
-            account=account, amount=-original.amount, currency=original.currency, received_on=on,
-            method=original.method, reference=original.reference, unapplied=-original.unapplied,
-            reversal_of=original, reason=reason.strip(), created_by=actor,
+            account=account,
+            amount=-original.amount,
+            currency=original.currency,
+            received_on=on,
+            method=original.method,
+            reference=original.reference,
+            unapplied=-original.unapplied,
+            reversal_of=original,
+            reason=reason.strip(),
+            created_by=actor,
         )
         lines = [(a.item_id, a.component, -a.amount) for a in original.allocations.all()]
         _write_allocations(reversal, lines, effective_on=on)
         Account.objects.filter(pk=account.pk).update(unapplied=F("unapplied") - original.unapplied)
         account_balances_refresh(account_ids=[account.pk])
         account.refresh_from_db()
-        audit_record(actor=actor, action="payment.reverse", obj=original, reason=reason.strip(),
-                     changes={"reversal": [None, reversal.pk], "amount": [original.amount, ZERO],
-                              "outstanding": [before[0], account.outstanding]})
-        _apply_balance_status(account, actor=actor, reason="payment reversed")
+        audit_record(
+            actor=actor,
+            action="payment.reverse",
+            obj=original,
+            reason=reason.strip(),
+            changes={
+                "reversal": [None, reversal.pk],
+                "amount": [original.amount, ZERO],
+                "outstanding": [before[0], account.outstanding],
+            },
+        )
+        _apply_balance_status(account, actor=actor, reason=gettext_noop("Payment reversed"))
     return reversal
-

@@ -12,8 +12,16 @@ pytestmark = pytest.mark.django_db
 
 
 def _events(n: int) -> list[AuditEvent]:
-    return [audit_record(actor=None, action="test.event", object_type="test", object_id=str(i),
-                         changes={"n": [i, i + 1]}) for i in range(n)]
+    return [
+        audit_record(
+            actor=None,
+            action="test.event",
+            object_type="test",
+            object_id=str(i),
+            changes={"n": [i, i + 1]},
+        )
+        for i in range(n)
+    ]
 
 
 def test_an_intact_chain_verifies():

@@ -10,9 +10,9 @@ from typing import Any
 from django.contrib.auth.models import Group
 
 from huikuan.iam.models import User
-from huikuan.lib import ids
 from huikuan.ledger import services
 from huikuan.ledger.models import Account, Creditor, Debtor, Portfolio
+from huikuan.lib import ids
 
 _seq = itertools.count(1)
 PASSWORD = "test-pass-123"
@@ -43,16 +43,25 @@ def make_debtor(*, kind: str = Debtor.Kind.INDIVIDUAL, name: str = "张三") -> 
 
 
 def installments(
-    first_due: dt.date, count: int, principal: Decimal = Decimal("1000.00"),
-    interest: Decimal = Decimal("50.00"), fee: Decimal = Decimal("0.00"),
+    first_due: dt.date,
+    count: int,
+    principal: Decimal = Decimal("1000.00"),
+    interest: Decimal = Decimal("50.00"),
+    fee: Decimal = Decimal("0.00"),
 ) -> list[services.ItemInput]:
     items = []
     for i in range(count):
         month = first_due.month - 1 + i
         due = first_due.replace(year=first_due.year + month // 12, month=month % 12 + 1)
-        items.append(services.ItemInput(number=f"{i + 1:02d}", due_date=due,
-                                        principal_due=principal, interest_due=interest,
-                                        fee_due=fee))
+        items.append(
+            services.ItemInput(
+                number=f"{i + 1:02d}",
+                due_date=due,
+                principal_due=principal,
+                interest_due=interest,
+                fee_due=fee,
+            )
+        )
     return items
 
 
@@ -67,9 +76,12 @@ def make_account(
 ) -> Account:
     n = next(_seq)
     account = services.account_create(
-        portfolio=portfolio, debtor=debtor or make_debtor(),
-        contract_no=contract_no or f"HT{n:06d}", product=Account.Product.LOAN,
-        principal=Decimal("3000.00"), open_date=dt.date(2026, 1, 10),
+        portfolio=portfolio,
+        debtor=debtor or make_debtor(),
+        contract_no=contract_no or f"HT{n:06d}",
+        product=Account.Product.LOAN,
+        principal=Decimal("3000.00"),
+        open_date=dt.date(2026, 1, 10),
         items=items if items is not None else installments(dt.date(2026, 8, 10), 3),
         actor=None,
     )

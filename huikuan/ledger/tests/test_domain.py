@@ -46,7 +46,9 @@ def test_allocation_never_overpays_a_component(items, amount, order, mode):
     by_key = {i.key: i for i in items}
     applied: dict[tuple[object, Component], Decimal] = {}
     for ln in lines:
-        applied[(ln.item_key, ln.component)] = applied.get((ln.item_key, ln.component), 0) + ln.amount
+        applied[(ln.item_key, ln.component)] = (
+            applied.get((ln.item_key, ln.component), 0) + ln.amount
+        )
     for (key, comp), total in applied.items():
         assert total <= by_key[key].open(comp)
     # Money is left over only when every item is fully paid.
@@ -71,7 +73,9 @@ def test_dpd_never_falls_as_the_date_advances_while_nothing_is_paid(items, start
     ),
 )
 def test_every_dpd_lands_in_exactly_one_bucket(dpd, bounds):
-    matches = [b for b in domain.buckets(bounds) if b.low <= dpd and (b.high is None or dpd <= b.high)]
+    matches = [
+        b for b in domain.buckets(bounds) if b.low <= dpd and (b.high is None or dpd <= b.high)
+    ]
     assert len(matches) == 1
     assert domain.bucket_for(dpd, bounds) == matches[0]
 
@@ -94,16 +98,25 @@ def test_bad_bounds_are_refused(bounds):
 
 
 def _item(key, due, principal="100.00", interest="10.00", fee="5.00", paid=None):
-    amounts = {Component.PRINCIPAL: Decimal(principal), Component.INTEREST: Decimal(interest),
-               Component.FEE: Decimal(fee)}
+    amounts = {
+        Component.PRINCIPAL: Decimal(principal),
+        Component.INTEREST: Decimal(interest),
+        Component.FEE: Decimal(fee),
+    }
     return ItemBalance(key=key, due_date=due, due=amounts, paid=paid or {})
 
 
 def test_dpd_counts_from_the_oldest_unpaid_due_date():
     items = [
-        _item(1, dt.date(2026, 9, 1), paid={Component.PRINCIPAL: Decimal("100.00"),
-                                           Component.INTEREST: Decimal("10.00"),
-                                           Component.FEE: Decimal("5.00")}),
+        _item(
+            1,
+            dt.date(2026, 9, 1),
+            paid={
+                Component.PRINCIPAL: Decimal("100.00"),
+                Component.INTEREST: Decimal("10.00"),
+                Component.FEE: Decimal("5.00"),
+            },
+        ),
         _item(2, dt.date(2026, 10, 1)),
         _item(3, dt.date(2026, 11, 1)),
     ]
@@ -148,8 +161,15 @@ def test_negative_payment_is_refused():
         domain.allocate(Decimal("-1"), [])
 
 
-@pytest.mark.parametrize(("old", "new"), [(S.CLOSED, S.DELINQUENT), (S.WRITTEN_OFF, S.CURRENT),
-                                          (S.CURRENT, S.LEGAL), (S.SETTLED, S.PAID_OFF)])
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        (S.CLOSED, S.DELINQUENT),
+        (S.WRITTEN_OFF, S.CURRENT),
+        (S.CURRENT, S.LEGAL),
+        (S.SETTLED, S.PAID_OFF),
+    ],
+)
 def test_illegal_transitions_are_refused_with_a_reason(old, new):
     with pytest.raises(domain.IllegalTransition) as err:
         domain.check_transition(old, new)

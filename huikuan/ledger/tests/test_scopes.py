@@ -25,8 +25,12 @@ ALL = {"HT-MINE-001", "HT-THEIRS-001", "HT-AGENCY-001"}
         ("team_lead", {"HT-MINE-001"}),
         ("agency", {"HT-AGENCY-001"}),
         ("outsider", set()),
-        ("manager", ALL), ("legal", ALL), ("compliance", ALL), ("auditor", ALL),
-        ("finance", ALL), ("admin", ALL),
+        ("manager", ALL),
+        ("legal", ALL),
+        ("compliance", ALL),
+        ("auditor", ALL),
+        ("finance", ALL),
+        ("admin", ALL),
     ],
 )
 def test_each_role_sees_its_scope(personas, ledger, persona, expected):
@@ -63,6 +67,12 @@ def test_auditor_is_read_only_by_permission(personas):
 
     auditor = personas["auditor"]
     assert auditor.has_perm(roles.VIEW_ALL)
-    for perm in (roles.POST_PAYMENT, roles.REVERSE_PAYMENT, roles.CHANGE_STATUS,
-                 roles.MANAGE_LEDGER, roles.MANAGE_USERS, roles.VIEW_PII):
+    for perm in (
+        roles.POST_PAYMENT,
+        roles.REVERSE_PAYMENT,
+        roles.CHANGE_STATUS,
+        roles.MANAGE_LEDGER,
+        roles.MANAGE_USERS,
+        roles.VIEW_PII,
+    ):
         assert not auditor.has_perm(perm)

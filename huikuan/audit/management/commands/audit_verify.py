@@ -17,15 +17,23 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         report = audit_verify()
         if report.ok:
-            self.stdout.write(_("Audit chain intact: %(n)s events verified.") % {"n": report.checked})
+            self.stdout.write(
+                _("Audit chain intact: %(n)s events verified.") % {"n": report.checked}
+            )
             return
         if report.problem == "truncated":
             raise CommandError(
-                _("The newest audit events were removed: the chain ends after %(n)s events but "
-                  "the chain head remembers more.") % {"n": report.checked}
+                _(
+                    "The newest audit events were removed: the chain ends after %(n)s events but "
+                    "the chain head remembers more."
+                )
+                % {"n": report.checked}
             )
-        what = _("its content was changed") if report.problem == "content" else _(
-            "it does not follow the previous event (a row before it was removed or changed)")
+        what = (
+            _("its content was changed")
+            if report.problem == "content"
+            else _("it does not follow the previous event (a row before it was removed or changed)")
+        )
         raise CommandError(
             _("Audit event %(id)s fails verification: %(what)s. %(n)s events before it are intact.")
             % {"id": report.first_bad_id, "what": what, "n": report.checked}

@@ -14,8 +14,9 @@ class Command(BaseCommand):
     help = gettext_lazy("Create, list or revoke API tokens of a user.")
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("action", choices=["create", "list", "revoke"],
-                            help=gettext_lazy("what to do"))
+        parser.add_argument(
+            "action", choices=["create", "list", "revoke"], help=gettext_lazy("what to do")
+        )
         parser.add_argument("username", help=gettext_lazy("the user the token belongs to"))
         parser.add_argument("--name", default="cli", help=gettext_lazy("a name for a new token"))
         parser.add_argument("--prefix", help=gettext_lazy("the token to revoke (its prefix)"))
@@ -26,16 +27,17 @@ class Command(BaseCommand):
             raise CommandError(_("No user named %(u)s.") % {"u": options["username"]})
         if options["action"] == "create":
             token, raw = token_create(user=user, name=options["name"], actor=None)
-            self.stdout.write(_("Token %(p)s created; copy it now, it is not shown again:")
-                              % {"p": token.prefix})
+            self.stdout.write(
+                _("Token %(p)s created; copy it now, it is not shown again:") % {"p": token.prefix}
+            )
             self.stdout.write(raw)
         elif options["action"] == "list":
             for t in ApiToken.objects.filter(user=user).order_by("created_at"):
                 state = _("revoked") if t.revoked_at else _("active")
                 self.stdout.write(f"{t.prefix}  {t.name:<20} {state}")
         else:
-            token = ApiToken.objects.filter(user=user, prefix=options["prefix"] or "").first()
-            if token is None:
+            found = ApiToken.objects.filter(user=user, prefix=options["prefix"] or "").first()
+            if found is None:
                 raise CommandError(_("No token with that prefix for this user."))
-            token_revoke(token=token, actor=None)
-            self.stdout.write(_("Token %(p)s revoked.") % {"p": token.prefix})
+            token_revoke(token=found, actor=None)
+            self.stdout.write(_("Token %(p)s revoked.") % {"p": found.prefix})

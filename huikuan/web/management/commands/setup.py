@@ -19,7 +19,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
-            "--demo-accounts", type=int, default=0,
+            "--demo-accounts",
+            type=int,
+            default=0,
             help=gettext_lazy("accounts to generate when the ledger is empty (0: no demo data)"),
         )
 

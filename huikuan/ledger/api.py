@@ -1,0 +1,600 @@
+"""API endpoints of the ledger, mounted under /api/v1/ by ``huikuan.api.api``.
+
+Each endpoint: check the permission (403), fetch through a ``*_visible_to``/``access_*``
+selector (out of scope is 404, never a leak), call one service, render. Money leaves as a
+decimal string; ID numbers, phones, emails and addresses are masked unless the caller may see
+them (the schemas' resolvers decide, so no endpoint can forget).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Any, TypeVar
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Model, QuerySet
+from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from ninja import Field, Header, Query, Router, Schema
+from pydantic import PlainSerializer, PlainValidator, WithJsonSchema
+from pydantic_core import PydanticCustomError
+
+from huikuan.api.pagination import CursorParams, Page, paginate
+from huikuan.iam import domain as masking
+from huikuan.iam import roles
+from huikuan.iam.selectors import can_see_pii
+from huikuan.ledger import domain, selectors, services
+from huikuan.ledger.models import (
+    Account,
+    Contact,
+    Creditor,
+    Debtor,
+    Payment,
+    Portfolio,
+    ReceivableItem,
+)
+
+router = Router()
+_M = TypeVar("_M", bound=Model)
+
+# --- money and masking ----------------------------------------------------------------------
+
+_MONEY_SCHEMA = WithJsonSchema({"type": "string", "format": "decimal", "examples": ["1234.50"]})
+
+
+def _decimal_string(value: object) -> Decimal:
+    """Amounts come in as strings ("1234.50"): a JSON number may already be a rounded float."""
+    if isinstance(value, Decimal):
+        return value
+    try:
+        amount = Decimal(value.strip()) if isinstance(value, str) else None
+    except InvalidOperation:
+        amount = None
+    # NaN and Infinity have no int exponent. Every money column has two decimals, and more
+    # would be rounded silently by the database.
+    exponent = amount.as_tuple().exponent if amount is not None else None
+    if amount is not None and isinstance(exponent, int) and exponent >= -2:
+        return amount
+    raise PydanticCustomError(
+        "decimal_string",
+        _("Give the amount as a decimal string with at most two decimals, e.g. “1234.50”."),
+    )
+
+
+# Choices are inlined in the OpenAPI schema: as $refs, two enums both named "Kind" (debtor,
+# item) would overwrite each other there, and later apps will bring more.
+AccountStatusIn = Annotated[
+    domain.AccountStatus, WithJsonSchema({"type": "string", "enum": domain.AccountStatus.values})
+]
+AllocationModeIn = Annotated[
+    domain.AllocationMode, WithJsonSchema({"type": "string", "enum": domain.AllocationMode.values})
+]
+DebtorKindIn = Annotated[
+    Debtor.Kind, WithJsonSchema({"type": "string", "enum": Debtor.Kind.values})
+]
+ItemKindIn = Annotated[
+    ReceivableItem.Kind, WithJsonSchema({"type": "string", "enum": ReceivableItem.Kind.values})
+]
+RelationIn = Annotated[
+    Contact.Relation, WithJsonSchema({"type": "string", "enum": Contact.Relation.values})
+]
+ProductIn = Annotated[
+    Account.Product, WithJsonSchema({"type": "string", "enum": Account.Product.values})
+]
+MethodIn = Annotated[
+    Payment.Method, WithJsonSchema({"type": "string", "enum": Payment.Method.values})
+]
+MoneyOut = Annotated[Decimal, PlainSerializer(str, return_type=str), _MONEY_SCHEMA]
+MoneyIn = Annotated[Decimal, PlainValidator(_decimal_string), _MONEY_SCHEMA]
+
+
+def _pii(context: Any) -> bool:
+    # Without a request (a schema used outside a response) mask: the safe default.
+    request = (context or {}).get("request")
+    return request is not None and can_see_pii(request.user)
+
+
+def _require(request: HttpRequest, permission: str) -> None:
+    user: Any = request.user
+    if not user.has_perm(permission):
+        raise PermissionDenied
+
+
+# --- schemas --------------------------------------------------------------------------------
+
+
+class CreditorIn(Schema):
+    code: str
+    name: str
+
+
+class CreditorOut(Schema):
+    id: int
+    code: str
+    name: str
+
+
+class PortfolioIn(Schema):
+    creditor: int
+    code: str
+    name: str
+    currency: str = "CNY"
+    timezone: str = "Asia/Shanghai"
+    bucket_bounds: list[int] = list(domain.DEFAULT_BUCKET_BOUNDS)
+    allocation_order: list[str] = [c.value for c in domain.DEFAULT_ALLOCATION_ORDER]
+    allocation_mode: AllocationModeIn = domain.AllocationMode.BY_ITEM
+
+
+class PortfolioOut(Schema):
+    id: int
+    creditor_id: int
+    code: str
+    name: str
+    currency: str
+    timezone: str
+    bucket_bounds: list[int]
+    allocation_order: list[str]
+    allocation_mode: str
+
+
+class DebtorIn(Schema):
+    kind: DebtorKindIn
+    name: str
+    id_number: str
+    region: str = ""
+
+
+class DebtorBriefOut(Schema):
+    id: int
+    kind: str
+    name: str
+    id_number: str
+
+    @staticmethod
+    def resolve_id_number(obj: Debtor, context: Any) -> str:
+        return obj.id_number if _pii(context) else masking.mask_id_number(obj.id_number)
+
+
+class DebtorOut(DebtorBriefOut):
+    region: str
+    created_at: dt.datetime
+
+
+class ContactIn(Schema):
+    relation: RelationIn
+    name: str = ""
+    phone: str = ""
+    email: str = ""
+    address: str = ""
+    verified: bool = False
+    do_not_contact: bool = False
+
+
+class ContactOut(Schema):
+    id: int
+    debtor_id: int
+    relation: str
+    name: str
+    phone: str
+    email: str
+    address: str
+    verified: bool
+    do_not_contact: bool
+
+    @staticmethod
+    def resolve_phone(obj: Contact, context: Any) -> str:
+        return obj.phone if _pii(context) or not obj.phone else masking.mask_phone(obj.phone)
+
+    @staticmethod
+    def resolve_email(obj: Contact, context: Any) -> str:
+        return obj.email if _pii(context) or not obj.email else masking.mask_email(obj.email)
+
+    @staticmethod
+    def resolve_address(obj: Contact, context: Any) -> str:
+        if _pii(context) or not obj.address:
+            return obj.address
+        return masking.mask_address(obj.address)
+
+
+class AccountOut(Schema):
+    id: int
+    contract_no: str
+    creditor_id: int
+    portfolio_id: int
+    debtor: DebtorBriefOut
+    product: str
+    currency: str
+    principal: MoneyOut
+    open_date: dt.date
+    status: str
+    status_label: str
+    collector: str | None
+    team_id: int | None
+    outstanding: MoneyOut
+    principal_outstanding: MoneyOut
+    interest_outstanding: MoneyOut
+    fee_outstanding: MoneyOut
+    unapplied: MoneyOut
+    oldest_unpaid_due: dt.date | None
+
+    @staticmethod
+    def resolve_status_label(obj: Account) -> str:
+        return str(domain.AccountStatus(obj.status).label)
+
+    @staticmethod
+    def resolve_collector(obj: Account) -> str | None:
+        return obj.collector.get_username() if obj.collector else None
+
+
+class BucketOut(Schema):
+    code: str
+    label: str
+
+
+class PositionOut(Schema):
+    as_of: dt.date
+    outstanding: MoneyOut
+    overdue: MoneyOut
+    dpd: int
+    bucket: BucketOut
+
+
+class AccountDetailOut(AccountOut):
+    position: PositionOut
+
+
+class ItemIn(Schema):
+    number: str
+    due_date: dt.date
+    kind: ItemKindIn = ReceivableItem.Kind.INSTALLMENT
+    principal_due: MoneyIn = Decimal("0.00")
+    interest_due: MoneyIn = Decimal("0.00")
+    fee_due: MoneyIn = Decimal("0.00")
+
+
+class AccountIn(Schema):
+    portfolio: int
+    debtor: int
+    contract_no: str
+    product: ProductIn
+    principal: MoneyIn
+    open_date: dt.date
+    currency: str | None = Field(None, description="Defaults to the portfolio's currency.")
+    items: list[ItemIn]
+
+
+class StatusIn(Schema):
+    status: AccountStatusIn
+    reason: str
+
+
+class ItemOut(Schema):
+    id: int
+    kind: str
+    number: str
+    due_date: dt.date
+    principal_due: MoneyOut
+    interest_due: MoneyOut
+    fee_due: MoneyOut
+    principal_paid: MoneyOut
+    interest_paid: MoneyOut
+    fee_paid: MoneyOut
+    outstanding: MoneyOut
+
+    @staticmethod
+    def resolve_outstanding(obj: ReceivableItem) -> Decimal:
+        return sum(
+            (getattr(obj, f"{c}_due") - getattr(obj, f"{c}_paid") for c in domain.Component.values),
+            Decimal("0.00"),
+        )
+
+
+class AllocationOut(Schema):
+    item_id: int
+    component: str
+    amount: MoneyOut
+    effective_on: dt.date
+
+
+class PaymentIn(Schema):
+    amount: MoneyIn
+    received_on: dt.date
+    method: MethodIn
+    reference: str = ""
+
+
+class ReverseIn(Schema):
+    reason: str
+
+
+class PaymentOut(Schema):
+    id: int
+    account_id: int
+    amount: MoneyOut
+    currency: str
+    received_on: dt.date
+    method: str
+    reference: str
+    unapplied: MoneyOut
+    reversal_of_id: int | None
+    reversed_by_id: int | None
+    reason: str
+    created_at: dt.datetime
+    created_by: str | None
+    allocations: list[AllocationOut]
+
+    @staticmethod
+    def resolve_reversed_by_id(obj: Payment) -> int | None:
+        reversal = getattr(obj, "reversed_by", None)  # the reverse one-to-one raises when absent
+        return reversal.pk if reversal is not None else None
+
+    @staticmethod
+    def resolve_created_by(obj: Payment) -> str | None:
+        return obj.created_by.get_username() if obj.created_by else None
+
+
+class AgingRowOut(Schema):
+    portfolio_id: int
+    portfolio: str
+    currency: str
+    bucket: BucketOut
+    count: int
+    amount: MoneyOut
+
+
+class AgingOut(Schema):
+    as_of: dt.date
+    rows: list[AgingRowOut]
+
+
+class AccountFilter(Schema):
+    portfolio: int | None = None
+    status: AccountStatusIn | None = None
+    bucket: str = Field("", description="A bucket code such as `1-30` or `180+`.")
+    dpd_min: int | None = None
+    dpd_max: int | None = None
+    amount_min: MoneyIn | None = None
+    amount_max: MoneyIn | None = None
+    q: str = Field("", description="Contract number, debtor name, ID number or phone.")
+    as_of: dt.date | None = Field(None, description="The date DPD is counted to; default today.")
+
+
+# --- creditors and portfolios ---------------------------------------------------------------
+
+
+@router.get("/creditors", response=Page[CreditorOut])
+def creditor_list(request: HttpRequest, page: Query[CursorParams]) -> dict[str, Any]:
+    return paginate(selectors.creditors_visible_to(request.user), page)
+
+
+@router.post("/creditors", response={201: CreditorOut})
+def creditor_create(request: HttpRequest, payload: CreditorIn) -> tuple[int, Creditor]:
+    _require(request, roles.MANAGE_LEDGER)
+    return 201, services.creditor_create(code=payload.code, name=payload.name, actor=request.user)
+
+
+@router.get("/portfolios", response=Page[PortfolioOut])
+def portfolio_list(request: HttpRequest, page: Query[CursorParams]) -> dict[str, Any]:
+    return paginate(selectors.portfolios_visible_to(request.user), page)
+
+
+@router.post("/portfolios", response={201: PortfolioOut})
+def portfolio_create(request: HttpRequest, payload: PortfolioIn) -> tuple[int, Portfolio]:
+    _require(request, roles.MANAGE_LEDGER)
+    creditor = _pick(selectors.creditors_visible_to(request.user), payload.creditor, "creditor")
+    return 201, services.portfolio_create(
+        creditor=creditor,
+        code=payload.code,
+        name=payload.name,
+        actor=request.user,
+        currency=payload.currency,
+        timezone_name=payload.timezone,
+        bucket_bounds=payload.bucket_bounds,
+        allocation_order=payload.allocation_order,
+        allocation_mode=payload.allocation_mode,
+    )
+
+
+def _pick(queryset: QuerySet[_M], pk: int, field: str) -> _M:
+    """An object named in a request body; unknown and out of scope read the same."""
+    found = queryset.filter(pk=pk).first()
+    if found is None:
+        raise ValidationError({field: _("No such %(field)s: %(pk)s.") % {"field": field, "pk": pk}})
+    return found
+
+
+# --- debtors and contacts -------------------------------------------------------------------
+
+
+@router.get("/debtors", response=Page[DebtorOut])
+def debtor_list(request: HttpRequest, page: Query[CursorParams]) -> dict[str, Any]:
+    return paginate(selectors.debtors_visible_to(request.user), page)
+
+
+@router.get("/debtors/{debtor_id}", response=DebtorOut)
+def debtor_detail(request: HttpRequest, debtor_id: int) -> Debtor:
+    return selectors.access_debtor(request.user, debtor_id)
+
+
+@router.post("/debtors", response={201: DebtorOut})
+def debtor_create(request: HttpRequest, payload: DebtorIn) -> tuple[int, Debtor]:
+    _require(request, roles.MANAGE_LEDGER)
+    return 201, services.debtor_create(
+        kind=payload.kind,
+        name=payload.name,
+        id_number=payload.id_number,
+        region=payload.region,
+        actor=request.user,
+    )
+
+
+@router.get("/debtors/{debtor_id}/contacts", response=Page[ContactOut])
+def contact_list(request: HttpRequest, debtor_id: int, page: Query[CursorParams]) -> dict[str, Any]:
+    debtor = selectors.access_debtor(request.user, debtor_id)
+    return paginate(debtor.contacts.all(), page)
+
+
+@router.post("/debtors/{debtor_id}/contacts", response={201: ContactOut})
+def contact_create(request: HttpRequest, debtor_id: int, payload: ContactIn) -> tuple[int, Contact]:
+    _require(request, roles.MANAGE_LEDGER)
+    debtor = selectors.access_debtor(request.user, debtor_id)
+    return 201, services.contact_create(debtor=debtor, actor=request.user, **payload.model_dump())
+
+
+# --- accounts -------------------------------------------------------------------------------
+
+
+@router.get("/accounts", response=Page[AccountOut])
+def account_list(
+    request: HttpRequest, flt: Query[AccountFilter], page: Query[CursorParams]
+) -> dict[str, Any]:
+    ledger_filter = selectors.LedgerFilter(
+        portfolio=flt.portfolio,
+        status=flt.status or "",
+        bucket=flt.bucket,
+        dpd_min=flt.dpd_min,
+        dpd_max=flt.dpd_max,
+        amount_min=flt.amount_min,
+        amount_max=flt.amount_max,
+        text=flt.q,
+    )
+    as_of = flt.as_of or _today(request, flt.portfolio)
+    return paginate(selectors.ledger_accounts(request.user, ledger_filter, as_of=as_of), page)
+
+
+def _today(request: HttpRequest, portfolio_id: int | None) -> dt.date:
+    """Today in the filtered portfolio's time zone, else in the site's."""
+    if portfolio_id is not None and (
+        portfolio := selectors.portfolios_visible_to(request.user).filter(pk=portfolio_id).first()
+    ):
+        return services.portfolio_today(portfolio)
+    return timezone.localdate()
+
+
+class _WithPosition:
+    """An account seen through AccountDetailOut: its own fields plus its position."""
+
+    def __init__(self, account: Account, position: selectors.AccountPosition) -> None:
+        self._account, self.position = account, position
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._account, name)
+
+
+@router.get("/accounts/{account_id}", response=AccountDetailOut)
+def account_detail(
+    request: HttpRequest, account_id: int, as_of: dt.date | None = None
+) -> _WithPosition:
+    account = selectors.access_account(request.user, account_id)
+    when = as_of or services.portfolio_today(account.portfolio)
+    return _WithPosition(account, selectors.account_position(account, when))
+
+
+@router.post("/accounts", response={201: AccountOut})
+def account_create(request: HttpRequest, payload: AccountIn) -> tuple[int, Account]:
+    _require(request, roles.MANAGE_LEDGER)
+    user = request.user
+    account = services.account_create(
+        portfolio=_pick(selectors.portfolios_visible_to(user), payload.portfolio, "portfolio"),
+        debtor=_pick(selectors.debtors_visible_to(user), payload.debtor, "debtor"),
+        contract_no=payload.contract_no,
+        product=payload.product,
+        principal=payload.principal,
+        open_date=payload.open_date,
+        currency=payload.currency,
+        actor=user,
+        items=[services.ItemInput(**item.model_dump()) for item in payload.items],
+    )
+    return 201, selectors.access_account(user, account.pk)
+
+
+@router.post("/accounts/{account_id}/status", response=AccountOut)
+def account_status_change(request: HttpRequest, account_id: int, payload: StatusIn) -> Account:
+    _require(request, roles.CHANGE_STATUS)
+    account = selectors.access_account(request.user, account_id)
+    services.account_status_change(
+        account=account, status=payload.status, reason=payload.reason, actor=request.user
+    )
+    return selectors.access_account(request.user, account_id)
+
+
+@router.get("/accounts/{account_id}/items", response=Page[ItemOut])
+def item_list(request: HttpRequest, account_id: int, page: Query[CursorParams]) -> dict[str, Any]:
+    account = selectors.access_account(request.user, account_id)
+    return paginate(account.items.all(), page)
+
+
+# --- payments -------------------------------------------------------------------------------
+
+
+def _payments(account_id: int) -> QuerySet[Payment]:
+    return (
+        Payment.objects.filter(account_id=account_id)
+        .select_related("created_by", "reversed_by")
+        .prefetch_related("allocations")
+    )
+
+
+@router.get("/accounts/{account_id}/payments", response=Page[PaymentOut])
+def payment_list(
+    request: HttpRequest, account_id: int, page: Query[CursorParams]
+) -> dict[str, Any]:
+    account = selectors.access_account(request.user, account_id)
+    return paginate(_payments(account.pk), page)
+
+
+@router.post("/accounts/{account_id}/payments", response={200: PaymentOut, 201: PaymentOut})
+def payment_post(
+    request: HttpRequest,
+    account_id: int,
+    payload: PaymentIn,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            max_length=100,
+            description="Retry with the same key: the payment is posted once.",
+        ),
+    ] = None,
+) -> tuple[int, Payment]:
+    _require(request, roles.POST_PAYMENT)
+    account = selectors.access_account(request.user, account_id)
+    # A replay answers 200 with the first payment; the rare loser of a race on one key is
+    # also given the winner's payment by the service, but reported as 201.
+    replay = (
+        bool(idempotency_key) and Payment.objects.filter(idempotency_key=idempotency_key).exists()
+    )
+    payment = services.payment_post(
+        account=account,
+        amount=payload.amount,
+        received_on=payload.received_on,
+        method=payload.method,
+        reference=payload.reference,
+        actor=request.user,
+        idempotency_key=idempotency_key or None,
+    )
+    return (200 if replay else 201), _payments(account.pk).get(pk=payment.pk)
+
+
+@router.post("/payments/{payment_id}/reverse", response={201: PaymentOut})
+def payment_reverse(
+    request: HttpRequest, payment_id: int, payload: ReverseIn
+) -> tuple[int, Payment]:
+    _require(request, roles.REVERSE_PAYMENT)
+    payment = selectors.access_payment(request.user, payment_id)
+    reversal = services.payment_reverse(payment=payment, reason=payload.reason, actor=request.user)
+    return 201, _payments(payment.account_id).get(pk=reversal.pk)
+
+
+# --- aging ----------------------------------------------------------------------------------
+
+
+@router.get("/aging", response=AgingOut)
+def aging(
+    request: HttpRequest, as_of: dt.date | None = None, portfolio: int | None = None
+) -> dict[str, Any]:
+    when = as_of or _today(request, portfolio)
+    rows = selectors.aging_summary(request.user, as_of=when, portfolio=portfolio)
+    return {"as_of": when, "rows": rows}
