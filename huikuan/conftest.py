@@ -22,7 +22,10 @@ def _fast_password_hashing(settings: Any) -> None:
 def personas(db: Any) -> dict[str, Any]:
     """One user per role, an outsider, a team led by ``lead`` that holds ``collector``."""
     from huikuan.iam.models import Team
+    from huikuan.iam.services import roles_sync
 
+    # Transactional tests (the browser ones) flush the database, data-migrated groups included.
+    roles_sync()
     users: dict[str, Any] = {
         role: make_user(role)
         for role in (

@@ -1,0 +1,32 @@
+"""Make the English catalog complete: English is the source language, so msgstr = msgid.
+
+An entry already translated (a deliberate English wording) is kept.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from babel.messages.pofile import read_po, write_po
+
+PO = Path(__file__).resolve().parent.parent / "huikuan/locale/en/LC_MESSAGES/django.po"
+
+
+def main() -> None:
+    with PO.open("rb") as f:
+        catalog = read_po(f, locale="en")
+    for message in catalog:
+        if not message.id:
+            continue
+        if isinstance(message.id, tuple):
+            if not any(message.string):
+                message.string = (message.id[0], message.id[1])
+        elif not message.string:
+            message.string = message.id
+        message.flags.discard("fuzzy")
+    with PO.open("wb") as f:
+        write_po(f, catalog, width=100)
+
+
+if __name__ == "__main__":
+    main()
