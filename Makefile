@@ -51,6 +51,7 @@ typecheck:
 messages: install
 	cd huikuan && ../$(BIN)/django-admin makemessages -l zh_Hans -l en --no-obsolete \
 		--settings=huikuan.settings --pythonpath=.. -i "tests/*"
+	$(BIN)/python scripts/fill_english.py
 	$(BIN)/python scripts/compile_messages.py
 
 clean:
