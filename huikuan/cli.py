@@ -60,5 +60,12 @@ def main(argv: list[str] | None = None) -> None:
         return
     # Operators type audit-verify; Django's command modules are named audit_verify.
     args[0] = args[0].replace("-", "_")
-    utility = ManagementUtility(["huikuan", *args])
-    utility.execute()
+    from django.db import DatabaseError
+
+    try:
+        ManagementUtility(["huikuan", *args]).execute()
+    except DatabaseError as exc:
+        # Most often a database that was never set up; say what to do, not a traceback.
+        sys.stderr.write(_("Database error: %(error)s") % {"error": exc} + "\n")
+        sys.stderr.write(_("If this is a new database, run “huikuan setup” first.") + "\n")
+        sys.exit(1)

@@ -2,15 +2,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from huikuan.iam.models import ApiToken, User
 from huikuan.iam.services import token_create, token_revoke
+from huikuan.lib.commands import TranslatedCommand
 
 
-class Command(BaseCommand):
+class Command(TranslatedCommand):
     help = gettext_lazy("Create, list or revoke API tokens of a user.")
 
     def add_arguments(self, parser: CommandParser) -> None:

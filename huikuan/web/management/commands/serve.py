@@ -2,12 +2,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import CommandParser
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from huikuan.lib.commands import TranslatedCommand
 
-class Command(BaseCommand):
+
+class Command(TranslatedCommand):
     help = gettext_lazy("Serve the web app and the API with the production WSGI server (waitress).")
 
     def add_arguments(self, parser: CommandParser) -> None:

@@ -3,15 +3,16 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.management import call_command
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import CommandParser
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from huikuan.iam.services import roles_sync
+from huikuan.lib.commands import TranslatedCommand
 from huikuan.web.demo_setup import DEMO_PASSWORD, demo_load_if_empty, demo_users_ensure
 
 
-class Command(BaseCommand):
+class Command(TranslatedCommand):
     help = gettext_lazy(
         "Create or upgrade the database and the roles; with --demo-accounts, also create one "
         "demo user per role and load a demo portfolio when the ledger is empty."
