@@ -32,8 +32,14 @@ def browser() -> Iterator[Any]:
     with sync_playwright() as pw:
         chromium = pw.chromium.launch(
             executable_path=str(CHROMIUM),
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"],
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
         )
         yield chromium
         chromium.close()
@@ -111,7 +117,8 @@ def test_collector_sees_only_their_accounts(live_server, personas, ledger, steps
     page, base = steps.page, live_server.url
     _login(steps, base, "collector")
     contracts = page.locator("tr[data-contract]").evaluate_all(
-        "rows => rows.map(r => r.dataset.contract)")
+        "rows => rows.map(r => r.dataset.contract)"
+    )
     assert contracts == ["HT-MINE-001"]
     steps.shot("own-ledger")
     response = page.goto(f"{base}/accounts/{ledger['theirs'].pk}/")
