@@ -42,6 +42,12 @@ def portfolio_today(portfolio: Portfolio) -> dt.date:
     return timezone.now().astimezone(ZoneInfo(portfolio.timezone)).date()
 
 
+def _currency_supported(code: str) -> bool:
+    # Money columns keep two decimals, so three-decimal currencies (KWD, BHD...) would be
+    # rounded by the database; refuse them rather than lose a fils.
+    return money.is_known_currency(code) and money.minor_unit(code) <= 2
+
+
 # --- master data ----------------------------------------------------------------------------
 
 
@@ -77,7 +83,7 @@ def portfolio_create(
     allocation_mode: str = domain.AllocationMode.BY_ITEM,
 ) -> Portfolio:
     errors: dict[str, str] = {}
-    if not money.is_known_currency(currency):
+    if not _currency_supported(currency):
         errors["currency"] = _("Unknown currency %(code)s.") % {"code": currency}
     try:
         ZoneInfo(timezone_name)
@@ -239,7 +245,7 @@ def account_create(
         errors["contract_no"] = _("This field is required.")
     if product not in Account.Product.values:
         errors["product"] = _("Unknown product %(value)s.") % {"value": product}
-    if not money.is_known_currency(currency):
+    if not _currency_supported(currency):
         errors["currency"] = _("Unknown currency %(code)s.") % {"code": currency}
     if principal < 0:
         errors["principal"] = _("The amount cannot be negative.")

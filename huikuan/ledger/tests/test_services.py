@@ -265,3 +265,10 @@ def test_posting_then_reversing_everything_returns_to_the_start(db, amounts, mod
         "principal_paid", "interest_paid", "fee_paid"
     )
     assert all(v == 0 for row in paid for v in row)
+
+
+@pytest.mark.parametrize("currency", ["XXX", "KWD", "cny"])
+def test_unsupported_currencies_are_refused(currency):
+    with pytest.raises(ValidationError) as err:
+        make_portfolio(currency=currency)
+    assert "currency" in err.value.message_dict
