@@ -13,6 +13,16 @@ TODAY = dt.date(2026, 11, 23)
 
 
 @pytest.fixture(autouse=True)
+def _today_is_fixed() -> Any:
+    # Balances, DPD and statuses depend on today's date in the portfolio's time zone; tests
+    # assert exact buckets, so they run on one known day (the clock still ticks).
+    import time_machine
+
+    with time_machine.travel(dt.datetime(2026, 11, 23, 2, 0, tzinfo=dt.UTC), tick=True):
+        yield
+
+
+@pytest.fixture(autouse=True)
 def _fast_password_hashing(settings: Any) -> None:
     # Real hashing costs ~0.4 s per user; tests create a dozen users each.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -197,7 +197,10 @@ class ReceivableItem(models.Model):
         INSTALLMENT = "installment", _("Installment")
         INVOICE = "invoice", _("Invoice")
 
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="items")
+    # No index of its own: the unique (account, number) index starts with the account.
+    account = models.ForeignKey(
+        Account, on_delete=models.PROTECT, related_name="items", db_index=False
+    )
     kind = models.CharField(_("kind"), max_length=12, choices=Kind.choices)
     number = models.CharField(_("number"), max_length=40)
     due_date = models.DateField(_("due date"))

@@ -566,7 +566,12 @@ def payment_reverse(
             raise ValidationError({"payment": _("A reversal cannot itself be reversed.")})
         if Payment.objects.filter(reversal_of=original).exists():
             raise ValidationError({"payment": _("This payment has already been reversed.")})
-        on = reversed_on or portfolio_today(account.portfolio)
+        today = portfolio_today(account.portfolio)
+        on = reversed_on or today
+        if not original.received_on <= on <= today:
+            raise ValidationError(
+                {"reversed_on": _("A reversal falls between the payment's date and today.")}
+            )
         before = (account.outstanding, account.status)
         reversal = Payment.objects.create(
             account=account,

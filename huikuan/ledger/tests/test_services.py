@@ -280,3 +280,19 @@ def test_unsupported_currencies_are_refused(currency):
     with pytest.raises(ValidationError) as err:
         make_portfolio(currency=currency)
     assert "currency" in err.value.message_dict
+
+
+def test_a_reversal_cannot_predate_its_payment_or_be_in_the_future():
+    account = make_account(make_portfolio())
+    payment = services.payment_post(
+        account=account,
+        amount=D("10.00"),
+        received_on=dt.date(2026, 11, 20),
+        method="bank",
+        actor=None,
+    )
+    for day in (dt.date(2026, 11, 19), dt.date(2026, 12, 1)):
+        with pytest.raises(ValidationError) as err:
+            services.payment_reverse(payment=payment, reason="x", actor=None, reversed_on=day)
+        assert "reversed_on" in err.value.message_dict
+    assert not Payment.objects.filter(reversal_of=payment).exists()
