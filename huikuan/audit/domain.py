@@ -10,6 +10,17 @@ from enum import Enum
 from typing import Any
 
 GENESIS_HASH = "0" * 64
+# Every column of an event that its hash covers, besides the previous hash.
+HASHED_FIELDS = (
+    "at",
+    "actor_id",
+    "actor_label",
+    "action",
+    "object_type",
+    "object_id",
+    "changes",
+    "reason",
+)
 
 
 def normalize(value: Any) -> Any:

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 from django.db.models import QuerySet
 
-from huikuan.audit.domain import GENESIS_HASH, event_hash
+from huikuan.audit.domain import GENESIS_HASH, HASHED_FIELDS, event_hash
 from huikuan.audit.models import AuditChainHead, AuditEvent
 
 
@@ -27,15 +27,7 @@ def audit_verify(*, chunk_size: int = 5000) -> ChainReport:
         if event.prev_hash != prev:
             return ChainReport(checked, event.pk, "link")
         expected = event_hash(
-            prev_hash=event.prev_hash,
-            at=event.at,
-            actor_id=event.actor_id,
-            actor_label=event.actor_label,
-            action=event.action,
-            object_type=event.object_type,
-            object_id=event.object_id,
-            changes=event.changes,
-            reason=event.reason,
+            prev_hash=event.prev_hash, **{name: getattr(event, name) for name in HASHED_FIELDS}
         )
         if expected != event.hash:
             return ChainReport(checked, event.pk, "content")

@@ -56,32 +56,18 @@ def audit_record_many(*, actor: Any, changes: Iterable[Change]) -> list[AuditEve
         events = []
         prev = head.last_hash
         for change in changes:
-            body = normalize(change.changes)
-            digest = event_hash(
-                prev_hash=prev,
-                at=at,
-                actor_id=actor_id,
-                actor_label=label,
-                action=change.action,
-                object_type=change.object_type,
-                object_id=change.object_id,
-                changes=body,
-                reason=change.reason,
-            )
-            events.append(
-                AuditEvent(
-                    at=at,
-                    actor_id=actor_id,
-                    actor_label=label,
-                    action=change.action,
-                    object_type=change.object_type,
-                    object_id=change.object_id,
-                    changes=body,
-                    reason=change.reason,
-                    prev_hash=prev,
-                    hash=digest,
-                )
-            )
+            fields = {
+                "at": at,
+                "actor_id": actor_id,
+                "actor_label": label,
+                "action": change.action,
+                "object_type": change.object_type,
+                "object_id": change.object_id,
+                "changes": normalize(change.changes),
+                "reason": change.reason,
+            }
+            digest = event_hash(prev_hash=prev, **fields)
+            events.append(AuditEvent(**fields, prev_hash=prev, hash=digest))
             prev = digest
         AuditEvent.objects.bulk_create(events, batch_size=2000)
         head.last_hash = prev
