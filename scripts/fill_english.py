@@ -1,6 +1,7 @@
 """Make the English catalog complete: English is the source language, so msgstr = msgid.
 
-An entry already translated (a deliberate English wording) is kept.
+Every entry is reset, so a guess makemessages carried over from a similar message (a fuzzy
+entry) can never survive as the English text.
 """
 
 from __future__ import annotations
@@ -19,9 +20,8 @@ def main() -> None:
         if not message.id:
             continue
         if isinstance(message.id, tuple):
-            if not any(message.string):
-                message.string = (message.id[0], message.id[1])
-        elif not message.string:
+            message.string = (message.id[0], message.id[1])
+        else:
             message.string = message.id
         message.flags.discard("fuzzy")
     with PO.open("wb") as f:

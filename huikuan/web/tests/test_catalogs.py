@@ -43,3 +43,9 @@ def test_chinese_keeps_the_placeholders_and_is_chinese():
     chinese = [m for m in catalog if m.id and re.search(r"[\u4e00-\u9fff]", str(m.string))]
     # Codes and names (API, DPD, USD...) may stay as they are; sentences may not.
     assert len(chinese) > 0.9 * len([m for m in catalog if m.id])
+
+
+def test_english_is_the_source_text():
+    # A fuzzy guess carried over by makemessages must never become the English wording.
+    wrong = [m.id for m in _catalog("en") if m.id and _pairs(m)[0][1] != _pairs(m)[0][0]]
+    assert wrong == []
