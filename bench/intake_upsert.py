@@ -7,11 +7,12 @@
 Shapes: ``installments`` (about 154,000 loan accounts of 1–12 installments, 6.5 on average)
 and ``single`` (1,000,000 accounts of one invoice each). For each, a fresh database: PostgreSQL
 ``huikuan_upsert_bench`` on ``--server-url`` (created, migrated, dropped unless ``--keep``) or
-a SQLite file in a temporary directory. Three imports are timed: the first (everything is
-created), the same frame again (must write nothing) and a frame with ``--changed`` of the items'
-paid amounts raised (updates with one audit event each). ``--refresh`` also times
-``account_balances_refresh`` over every account and checks it leaves the bulk results as they
-were. Each database and shape runs in its own process, so settings and peak RSS are its own.
+a SQLite file in a temporary directory (removed afterwards). Three imports are timed: the first
+(everything is created), the same frame again (must write nothing) and a frame with
+``--changed`` of the items' paid amounts raised (updates with one audit event each).
+``--refresh`` also times ``account_balances_refresh`` over every account and checks it leaves
+the bulk results as they were. Each database and shape runs in its own process, so settings and
+peak RSS are its own.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import datetime as dt
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -115,9 +117,10 @@ def _admin(server: str, statement: str) -> None:
 
 
 def child(args: argparse.Namespace) -> dict[str, Any]:
+    scratch = tempfile.mkdtemp(prefix="huikuan-bench-")  # the SQLite file lives here
     if args.db == "sqlite":
         os.environ.pop("DATABASE_URL", None)
-        os.environ["HUIKUAN_VAR_DIR"] = tempfile.mkdtemp(prefix="huikuan-bench-")
+        os.environ["HUIKUAN_VAR_DIR"] = scratch
     else:
         _admin(args.server_url, f'DROP DATABASE IF EXISTS "{SCRATCH}"')
         _admin(args.server_url, f'CREATE DATABASE "{SCRATCH}"')
@@ -126,10 +129,11 @@ def child(args: argparse.Namespace) -> dict[str, Any]:
     try:
         return _measure(args)
     finally:
-        if args.db == "postgresql" and not args.keep:
-            from django.db import connections
+        from django.db import connections
 
-            connections.close_all()
+        connections.close_all()
+        shutil.rmtree(scratch, ignore_errors=True)
+        if args.db == "postgresql" and not args.keep:
             _admin(args.server_url, f'DROP DATABASE "{SCRATCH}"')
 
 
@@ -168,13 +172,21 @@ def _measure(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _time_refresh() -> dict[str, Any]:
-    """``account_balances_refresh`` over every account, in 10,000-id slices; same results?"""
+    """``account_balances_refresh`` over every account, in 10,000-id slices: does it leave the
+    bulk results as they were, and does every status agree with ``domain.balance_status``?"""
     from django.db import transaction
 
-    from huikuan.ledger.models import Account
-    from huikuan.ledger.services import account_balances_refresh
+    from huikuan.ledger import domain
+    from huikuan.ledger.models import Account, Portfolio
+    from huikuan.ledger.services import account_balances_refresh, portfolio_today
 
-    fields = ("outstanding", "principal_outstanding", "fee_outstanding", "oldest_unpaid_due")
+    fields = (
+        "outstanding",
+        "principal_outstanding",
+        "interest_outstanding",
+        "fee_outstanding",
+        "oldest_unpaid_due",
+    )
     before = list(Account.objects.order_by("pk").values_list("pk", *fields))
     ids = [row[0] for row in before]
     started = time.perf_counter()
@@ -183,7 +195,19 @@ def _time_refresh() -> dict[str, Any]:
             account_balances_refresh(account_ids=ids[first : first + 10_000])
     seconds = time.perf_counter() - started
     after = list(Account.objects.order_by("pk").values_list("pk", *fields))
-    return {"seconds": seconds, "accounts": len(ids), "identical": before == after}
+    today = portfolio_today(Portfolio.objects.get())
+    wrong = sum(
+        status != domain.balance_status(status, outstanding=owed, dpd=domain.dpd_from(due, today))
+        for status, owed, due in Account.objects.values_list(
+            "status", "outstanding", "oldest_unpaid_due"
+        ).iterator(chunk_size=50_000)
+    )
+    return {
+        "seconds": seconds,
+        "accounts": len(ids),
+        "identical": before == after,
+        "status_mismatches": wrong,
+    }
 
 
 # --- the driver -----------------------------------------------------------------------------
@@ -216,7 +240,8 @@ def _report(db: str, shape: str, result: dict[str, Any]) -> None:
         r = result["refresh"]
         print(
             f"  account_balances_refresh over {r['accounts']:,} accounts: {r['seconds']:.1f} s, "
-            f"identical: {r['identical']}"
+            f"identical: {r['identical']}, statuses unlike domain.balance_status: "
+            f"{r['status_mismatches']}"
         )
 
 

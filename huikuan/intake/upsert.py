@@ -242,19 +242,56 @@ def _conform(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def _check(rows: pl.DataFrame) -> None:
-    """Refuse what a clean frame never holds; the validator reports such rows to the user."""
-    required = [c for c in FRAME_SCHEMA if c not in OPTIONAL]
-    problems: list[tuple[str, pl.Expr]] = [(c, pl.col(c).is_null()) for c in required]
-    problems += [(c, ~pl.col(c).is_in(values)) for c, values in ALLOWED.items()]
-    problems += [(c, pl.col(c) < 0) for c in AMOUNTS]
-    problems.append(("item_no", pl.struct("contract_no", "number").is_duplicated()))
-    for column, bad in problems:
-        found = rows.filter(bad.fill_null(False)).get_column("src_row").head(5).to_list()
-        if found:
-            raise UpsertError(
-                _("Rows %(rows)s: “%(field)s” is missing, unknown, negative or repeated.")
-                % {"rows": ", ".join(map(str, found)), "field": column}
-            )
+    """Refuse what a clean frame never holds; the validator reports such rows to the user.
+
+    Lengths are checked here because SQLite would store a too long text without a word and
+    PostgreSQL would fail far from the row that caused it.
+    """
+    problems = _problems()
+    flags = rows.select(
+        bad.fill_null(False).any().alias(str(i))
+        for i, (_column, bad, _message) in enumerate(problems)
+    ).row(0)
+    for flag, (column, bad, message) in zip(flags, problems, strict=True):
+        if flag:
+            found = rows.filter(bad.fill_null(False)).get_column("src_row").head(5).to_list()
+            raise UpsertError(message % {"rows": ", ".join(map(str, found)), "field": column})
+
+
+def _problems() -> list[tuple[str, pl.Expr, str]]:
+    required = _("Rows %(rows)s: “%(field)s” is empty.")
+    unknown = _("Rows %(rows)s: “%(field)s” is not one of the known values.")
+    negative = _("Rows %(rows)s: “%(field)s” is negative.")
+    long = _("Rows %(rows)s: “%(field)s” is longer than the ledger can hold.")
+    repeated = _("Rows %(rows)s: the contract number and item number repeat an earlier row.")
+    return [
+        *((c, pl.col(c).is_null(), required) for c in FRAME_SCHEMA if c not in OPTIONAL),
+        *((c, ~pl.col(c).is_in(values), unknown) for c, values in ALLOWED.items()),
+        *((c, pl.col(c) < 0, negative) for c in AMOUNTS),
+        *((c, pl.col(c).str.len_chars() > n, long) for c, n in _max_lengths().items()),
+        ("item_no", pl.struct("contract_no", "number").is_duplicated(), repeated),
+    ]
+
+
+def _max_lengths() -> dict[str, int]:
+    """The frame's text columns and the size of the model field each one lands in."""
+
+    def size(model: type[Debtor | Contact | Account | ReceivableItem], name: str) -> int:
+        return int(getattr(model._meta.get_field(name), "max_length", 0) or 0)
+
+    return {
+        "debtor_name": size(Debtor, "name"),
+        "id_number": size(Debtor, "id_number"),
+        "region": size(Debtor, "region"),
+        "phone": size(Contact, "phone"),
+        "guarantor_phone": size(Contact, "phone"),
+        "guarantor_name": size(Contact, "name"),
+        "address": size(Contact, "address"),
+        "email": size(Contact, "email"),
+        "contract_no": size(Account, "contract_no"),
+        "currency": size(Account, "currency"),
+        "number": size(ReceivableItem, "number"),
+    }
 
 
 def _inconsistent_contracts(rows: pl.DataFrame) -> pl.DataFrame:
@@ -763,7 +800,9 @@ class _Run:
                 WHERE a.created = 1 GROUP BY s.contract_no""",  # noqa: S608
         )
         total = " + ".join(f"b.{c}" for c in COMPONENTS)
-        status, params = self._status_case(_literal(domain.AccountStatus.CURRENT), total)
+        status, params = self._status_case(
+            _literal(domain.AccountStatus.CURRENT), total, "b.oldest"
+        )
         money = self.sql.write
         outstanding = ", ".join(money(f"b.{c}") for c in COMPONENTS)
         return self._execute(
@@ -888,8 +927,9 @@ class _Run:
         that differ), and audit the statuses that move.
 
         Equal by construction to ``account_balances_refresh`` plus ``domain.balance_status``
-        (the tests hold them to it); that service's subquery per column and account costs
-        about a millisecond an account on PostgreSQL.
+        (the tests and ``bench/intake_upsert.py --refresh`` hold them to it). That service's
+        subquery per column and account took 24 s for 154,000 accounts on PostgreSQL, more
+        than the rest of a million-row import.
         """
         self._create(
             "upsert_touched",
@@ -924,7 +964,7 @@ class _Run:
     def _status_table(self) -> None:
         read = self.sql.read
         total = " + ".join(f"b.{c}" for c in COMPONENTS)
-        status, params = self._status_case("a.status", total)
+        status, params = self._status_case("a.status", total, "b.oldest")
         differs = " OR ".join(
             [
                 *(f"{read(f'a.{c}_outstanding')} <> b.{c}" for c in COMPONENTS),
@@ -942,15 +982,15 @@ class _Run:
             [*params, *params],
         )
 
-    def _status_case(self, status: str, total: str) -> tuple[str, list[Any]]:
-        """``domain.balance_status`` in SQL over ``oldest``: DPD > 0 exactly when the oldest
-        unpaid due date is before the as-of date."""
+    def _status_case(self, status: str, total: str, oldest: str) -> tuple[str, list[Any]]:
+        """``domain.balance_status`` in SQL: DPD > 0 exactly when the oldest unpaid due date is
+        before the as-of date."""
         S = domain.AccountStatus
         automatic = ", ".join(_literal(s) for s in sorted(domain.AUTOMATIC_STATUSES))
         sql = (
             f"CASE WHEN {status} IN ({automatic}) THEN "
             f"CASE WHEN {total} <= 0 THEN {_literal(S.PAID_OFF)} "
-            f"WHEN oldest < %s THEN {_literal(S.DELINQUENT)} ELSE {_literal(S.CURRENT)} END "
+            f"WHEN {oldest} < %s THEN {_literal(S.DELINQUENT)} ELSE {_literal(S.CURRENT)} END "
             f"ELSE {status} END"
         )
         return sql, [self.as_of]

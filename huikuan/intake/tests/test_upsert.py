@@ -454,6 +454,19 @@ def test_a_duplicate_key_is_refused_before_anything_is_written(portfolio):
     assert _snapshot() == {"Debtor": [], "Contact": [], "Account": [], "ReceivableItem": []}
 
 
+def test_text_longer_than_its_column_is_refused(portfolio):
+    rows = _schedule(portfolio)
+    rows[2] = {**rows[2], "region": "1101011"}
+    with pytest.raises(UpsertError, match="Rows 3: “region” is longer"):
+        _import(portfolio, rows)
+
+
+def test_an_unknown_product_is_refused(portfolio):
+    rows = [{**r, "product": "mortgage"} for r in _schedule(portfolio)]
+    with pytest.raises(UpsertError, match="“product” is not one of the known values"):
+        _import(portfolio, rows)
+
+
 def test_a_frame_without_a_required_column_is_refused(portfolio):
     with pytest.raises(UpsertError, match="contract_no"):
         ledger_upsert(
