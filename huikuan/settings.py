@@ -44,9 +44,12 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "django_htmx",
+    "django_tasks",
+    "django_tasks_db",
     "huikuan.iam",
     "huikuan.audit",
     "huikuan.ledger",
+    "huikuan.intake",
     "huikuan.api",
     "huikuan.web",
 ]
@@ -128,6 +131,41 @@ STATIC_ROOT = os.environ.get("HUIKUAN_STATIC_ROOT") or None
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 MEDIA_ROOT = VAR_DIR / "media"
+# Uploaded import files (named by their SHA-256) and the reports made from them.
+HUIKUAN_FILES_DIR = Path(os.environ.get("HUIKUAN_FILES_DIR", VAR_DIR / "files"))
+# Largest file the web form and the API accept; the command line has no limit.
+HUIKUAN_UPLOAD_MAX_BYTES = int(os.environ.get("HUIKUAN_UPLOAD_MAX_BYTES", 512 * 1024 * 1024))
+FILE_UPLOAD_MAX_MEMORY_SIZE = 4 * 1024 * 1024  # larger uploads spool to a temporary file
+DATA_UPLOAD_MAX_MEMORY_SIZE = 16 * 1024 * 1024
+
+# Background work (DESIGN §5): the database backend by default, run by `huikuan worker`
+# (which `huikuan serve` starts beside the web server). HUIKUAN_TASKS=immediate runs tasks
+# inline, as the tests do.
+TASKS = {
+    "default": {
+        "BACKEND": (
+            "django_tasks.backends.immediate.ImmediateBackend"
+            if os.environ.get("HUIKUAN_TASKS") == "immediate"
+            else "django_tasks_db.DatabaseBackend"
+        )
+    }
+}
+
+# Progress of long jobs is written here by the worker and read by the web server, outside the
+# job's transaction: a shared file cache by default, Redis when HUIKUAN_REDIS_URL is set.
+CACHES = {
+    "default": (
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": os.environ["HUIKUAN_REDIS_URL"],
+        }
+        if os.environ.get("HUIKUAN_REDIS_URL")
+        else {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(VAR_DIR / "cache"),
+        }
+    )
+}
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"

@@ -172,6 +172,23 @@ class UpsertResult:
 # --- the API --------------------------------------------------------------------------------
 
 
+def frame_from_clean(clean: pl.DataFrame) -> pl.DataFrame:
+    """The validator's clean rows (``validate.LEDGER_SCHEMA``: Decimal money, the file's row
+    numbers) as this module's input: money in Int64 fen, the total paid as ``paid_fen`` (the
+    upsert spreads it over the components in the portfolio's order)."""
+    fen = {
+        "principal_fen": "principal",
+        "principal_due_fen": "principal_due",
+        "interest_due_fen": "interest_due",
+        "fee_due_fen": "fee_due",
+        "paid_fen": "paid_amount",
+    }
+    money = [(pl.col(source) * 100).cast(pl.Int64).alias(name) for name, source in fen.items()]
+    due = ("principal_due_fen", "interest_due_fen", "fee_due_fen")
+    kept = [c for c in FRAME_SCHEMA if c not in fen]
+    return clean.select("row", *kept, *money).with_columns(pl.col(due).fill_null(0))
+
+
 def ledger_upsert(
     *,
     creditor: Creditor,

@@ -86,6 +86,10 @@ class Debtor(models.Model):
         verbose_name = _("debtor")
         verbose_name_plural = _("debtors")
         permissions = [("view_pii", _("Can see unmasked ID numbers, phones and addresses"))]
+        # One person or company is one debtor: imports match debtors by this key.
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "id_number"], name="debtor_unique_id")
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -111,6 +115,14 @@ class Contact(models.Model):
     class Meta:
         verbose_name = _("contact")
         verbose_name_plural = _("contacts")
+        # Imports only ever add contacts; this keeps a re-import from adding one twice.
+        constraints = [
+            models.UniqueConstraint(
+                fields=["debtor", "relation", "phone"],
+                condition=~models.Q(phone=""),
+                name="contact_unique_phone",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_relation_display()} {self.name}"

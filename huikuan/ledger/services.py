@@ -139,6 +139,8 @@ def debtor_create(*, kind: str, name: str, id_number: str, actor: Any, region: s
         errors["name"] = _("This field is required.")
     if error := debtor_id_error(kind, id_number):
         errors["id_number"] = str(error)
+    elif Debtor.objects.filter(kind=kind, id_number=id_number).exists():
+        errors["id_number"] = _("A debtor with this ID number already exists.")
     if errors:
         raise ValidationError(errors)
     with transaction.atomic():
@@ -197,12 +199,15 @@ def contact_create(
             raise ValidationError(
                 {"email": _("“%(value)s” is not an email address.") % {"value": email}}
             ) from exc
+    phone = phone_normalize(phone) if phone else ""
+    if phone and Contact.objects.filter(debtor=debtor, relation=relation, phone=phone).exists():
+        raise ValidationError({"phone": _("This debtor already has this phone for this relation.")})
     with transaction.atomic():
         contact = Contact.objects.create(
             debtor=debtor,
             relation=relation,
             name=name,
-            phone=phone_normalize(phone) if phone else "",
+            phone=phone,
             email=email,
             address=address,
             verified=verified,
