@@ -28,6 +28,15 @@ def _fast_password_hashing(settings: Any) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def _private_files_and_tasks(settings: Any, tmp_path_factory: Any) -> None:
+    # Uploaded files and reports go to a fresh folder; progress to this process's memory;
+    # tasks run inline unless a test asks for the database backend (see intake tests).
+    settings.HUIKUAN_FILES_DIR = tmp_path_factory.mktemp("files")
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+
+
 @pytest.fixture
 def personas(db: Any) -> dict[str, Any]:
     """One user per role, an outsider, a team led by ``lead`` that holds ``collector``."""

@@ -22,6 +22,7 @@ from ninja.security import HttpBearer, SessionAuth
 
 from huikuan.iam.api import router as iam_router
 from huikuan.iam.selectors import user_for_token
+from huikuan.intake.api import router as intake_router
 from huikuan.ledger.api import router as ledger_router
 from huikuan.ledger.domain import IllegalTransition
 from huikuan.ledger.services import IdempotencyConflict
@@ -66,6 +67,7 @@ api = NinjaAPI(
 )
 api.add_router("/", ledger_router, tags=["ledger"])
 api.add_router("/", iam_router, tags=["iam"])
+api.add_router("/", intake_router, tags=["intake"])
 
 
 # --- the one error body ---------------------------------------------------------------------

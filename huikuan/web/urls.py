@@ -13,5 +13,6 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("", include("huikuan.iam.urls")),
     path("", include("huikuan.ledger.urls")),
+    path("", include("huikuan.intake.urls")),
     path("audit/", include("huikuan.audit.urls")),
 ]

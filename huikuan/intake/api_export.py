@@ -1,0 +1,5 @@
+"""API endpoints of the XLSX exports."""
+
+from ninja import Router
+
+router = Router()
