@@ -12,7 +12,9 @@ import sys
 
 from django.utils.translation import gettext as _
 
-OPERATOR_COMMANDS = ("setup", "serve", "demo", "audit-verify", "token")
+OPERATOR_COMMANDS = ("setup", "serve", "worker", "import", "demo", "audit-verify", "token")
+# Operator names for Django commands whose own names say less.
+ALIASES = {"worker": "db_worker"}
 
 
 def _language(argv: list[str]) -> tuple[str, list[str]]:
@@ -29,6 +31,8 @@ def _summaries() -> dict[str, str]:
     return {
         "setup": _("Create or upgrade the database, roles and demo users; load demo data."),
         "serve": _("Serve the web app and the API (default http://127.0.0.1:8000)."),
+        "worker": _("Run background tasks (imports); serve starts one by itself."),
+        "import": _("Import a ledger or payments file: import ledger|payments FILE ..."),
         "demo": _("Generate a deterministic demo portfolio of N accounts."),
         "audit-verify": _("Check the audit log's hash chain; report the first tampered row."),
         "token": _("Create, list or revoke a user's API tokens."),
@@ -59,7 +63,7 @@ def main(argv: list[str] | None = None) -> None:
         _print_help()
         return
     # Operators type audit-verify; Django's command modules are named audit_verify.
-    args[0] = args[0].replace("-", "_")
+    args[0] = ALIASES.get(args[0], args[0].replace("-", "_"))
     from django.db import DatabaseError
 
     try:
@@ -69,3 +73,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.stderr.write(_("Database error: %(error)s") % {"error": exc} + "\n")
         sys.stderr.write(_("If this is a new database, run “huikuan setup” first.") + "\n")
         sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

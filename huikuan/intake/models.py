@@ -66,9 +66,12 @@ class ImportJob(models.Model):
     message = models.TextField(_("message"), blank=True)
     language = models.CharField(_("language"), max_length=10, default="zh-hans")
     task_id = models.CharField(max_length=64, blank=True)
+    # Null: started from the command line by the server's operator (audited as "system").
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.PROTECT,
+        null=True,
+        blank=True,
         related_name="+",
         verbose_name=_("uploaded by"),
     )

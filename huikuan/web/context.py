@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
-from huikuan.iam.roles import VIEW_AUDIT_LOG, Role
+from huikuan.iam.roles import MANAGE_LEDGER, POST_PAYMENT, VIEW_AUDIT_LOG, Role
 from huikuan.iam.selectors import user_roles
 
 
@@ -20,15 +20,29 @@ class NavItem:
     label: str | Promise
     # Views that highlight this item besides its own (the account page belongs to the ledger).
     also: tuple[str, ...] = ()
-    permission: str | None = None
+    # Shown to users holding any of these permissions; None: to everybody signed in.
+    permission: str | tuple[str, ...] | None = None
 
 
 NAV = (
     NavItem("ledger", _("Collection ledger"), also=("account",)),
     NavItem("aging", _("Aging summary")),
+    NavItem(
+        "import_list",
+        _("Imports"),
+        also=("import_detail", "payments_review"),
+        permission=(MANAGE_LEDGER, POST_PAYMENT),
+    ),
     NavItem("audit_log", _("Audit log"), permission=VIEW_AUDIT_LOG),
     NavItem("tokens", _("API tokens")),
 )
+
+
+def _may_open(user: Any, permission: str | tuple[str, ...] | None) -> bool:
+    if permission is None:
+        return True
+    wanted = (permission,) if isinstance(permission, str) else permission
+    return any(user.has_perm(p) for p in wanted)
 
 
 def navigation(request: HttpRequest) -> dict[str, Any]:
@@ -45,7 +59,7 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
             "active": current == item.url_name or current in item.also,
         }
         for item in NAV
-        if item.permission is None or user.has_perm(item.permission)
+        if _may_open(user, item.permission)
     ]
 
     def role_labels() -> list[str]:
