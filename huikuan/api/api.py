@@ -23,6 +23,7 @@ from ninja.security import HttpBearer, SessionAuth
 from huikuan.iam.api import router as iam_router
 from huikuan.iam.selectors import user_for_token
 from huikuan.intake.api import router as intake_router
+from huikuan.intake.errors import IntakeError
 from huikuan.ledger.api import router as ledger_router
 from huikuan.ledger.domain import IllegalTransition
 from huikuan.ledger.services import IdempotencyConflict
@@ -143,6 +144,10 @@ def _conflict(request: HttpRequest, exc: IdempotencyConflict) -> HttpResponse:
     return error_response(request, 409, "conflict", str(exc), {"Idempotency-Key": [str(exc)]})
 
 
+def _file_invalid(request: HttpRequest, exc: IntakeError) -> HttpResponse:
+    return error_response(request, 422, "file_invalid", str(exc), {"file": [str(exc)]})
+
+
 def _illegal_transition(request: HttpRequest, exc: IllegalTransition) -> HttpResponse:
     return error_response(request, 422, "illegal_transition", str(exc), {"status": [str(exc)]})
 
@@ -197,6 +202,7 @@ _HANDLERS: list[tuple[type[Exception], Callable[[HttpRequest, Any], HttpResponse
     (PermissionDenied, _permission_denied),
     (IdempotencyConflict, _conflict),
     (IllegalTransition, _illegal_transition),
+    (IntakeError, _file_invalid),
     (AuthenticationError, _unauthorized),
     (HttpError, _http_error),
 ]
