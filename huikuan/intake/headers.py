@@ -105,7 +105,8 @@ LEDGER_SYNONYMS: dict[str, tuple[str, ...]] = {
 
 STATEMENT_SYNONYMS: dict[str, tuple[str, ...]] = {
     "booking_date": (
-        "交易日期", "记账日期", "入账日期", "到账日期", "交易时间", "日期",
+        "交易日期", "记账日期", "入账日期", "到账日期", "交易时间", "日期", "交易日", "记账日",
+        "入账日", "账务日期",
         "booking date", "transaction date", "posting date", "trans date", "date",
     ),
     "value_date": ("起息日", "起息日期", "value date"),
@@ -121,22 +122,27 @@ STATEMENT_SYNONYMS: dict[str, tuple[str, ...]] = {
     "currency": ("币种", "币别", "货币", "currency", "ccy"),
     "payer_name": (
         "对方户名", "对方名称", "对方单位", "付款人", "付款人名称", "付款方", "汇款人",
+        "对方账户名称", "对方账户名", "付款人户名", "付款单位", "汇款人名称",
         "payer", "payer name", "counterparty", "counterparty name", "remitter",
     ),
     "payer_account": (
         "对方账号", "对方账户", "付款人账号", "付款账号", "payer account", "counterparty account",
     ),
-    "reference": ("附言", "用途", "汇款附言", "付款用途", "reference", "payment reference"),
+    "reference": (
+        "附言", "用途", "汇款附言", "付款用途", "交易附言", "汇款用途",
+        "reference", "payment reference",
+    ),
     "remittance_text": (
         "摘要", "交易摘要", "备注", "说明", "交易说明",
         "description", "narrative", "remarks", "memo", "details",
     ),
     "bank_reference": (
-        "流水号", "交易流水号", "银行流水号", "凭证号", "交易参考号",
+        "流水号", "交易流水号", "银行流水号", "凭证号", "交易参考号", "业务流水号",
         "bank reference", "transaction id", "transaction reference", "ref no",
     ),
     "direction": (
-        "借贷标志", "借贷方向", "收支", "收支方向", "交易方向", "借/贷",
+        "借贷标志", "借贷方向", "收支", "收支方向", "交易方向", "借/贷", "借贷", "收/支",
+        "收支标志",
         "direction", "dr/cr", "debit/credit",
     ),
     "balance": ("余额", "账户余额", "balance"),

@@ -1,5 +1,10 @@
-"""Pages that download the ledger and the aging report as XLSX."""
+"""Pages that download the ledger and the aging report as XLSX (``web:`` namespace)."""
 
-from django.urls import URLPattern
+from django.urls import path
 
-urlpatterns: list[URLPattern] = []
+from huikuan.intake import views_export
+
+urlpatterns = [
+    path("ledger/export.xlsx", views_export.ledger_export, name="ledger_export"),
+    path("aging/export.xlsx", views_export.aging_export, name="aging_export"),
+]

@@ -42,6 +42,7 @@ from huikuan.ledger.models import (
     Portfolio,
     ReceivableItem,
 )
+from huikuan.lib.bulk import drop_for_load, worthwhile
 
 CHUNK = 100_000  # accounts per chunk: bounds memory and sets the pipeline's grain
 # Above this many accounts (and when the ledger holds fewer), PostgreSQL loads the way
@@ -284,7 +285,7 @@ def demo_generate(
                 )
                 % {"codes": ", ".join(taken)}
             )
-        bulk = postgres and accounts >= BULK_MIN_ACCOUNTS and Account.objects.count() <= accounts
+        bulk = postgres and worthwhile(accounts, Account.objects.count(), BULK_MIN_ACCOUNTS)
         restore = _pg_prepare(cursor, bulk=bulk) if postgres else []
         bases = {m._meta.db_table: _next_id(cursor, m) for m in TABLES}
         setup = _setup(as_of, actor, collectors, teams, agency_team, bases)
@@ -803,24 +804,60 @@ class _Chunk:
         self.region = self._regions()
         code = np.array([int(r[0]) for r in REGIONS])[self.region]
         # Individuals, GB 11643: region, birth date (1960–2002), sequence (odd for men), check.
-        birth = np.datetime64("1960-01-01") + rng.integers(0, 15_706, n)
+        male = rng.random(n) < 0.55
+        id_number = _where(self.trade, self._credit_codes(code), self._resident_ids(code, male))
+        # Random draws repeat now and then (about one in 10^4 at 100,000 debtors), and a
+        # debtor is one (kind, ID number): draw again for the repeats until none is left.
+        while (again := (id_number.is_duplicated() & ~id_number.is_first_distinct())).any():
+            index = np.flatnonzero(again.to_numpy())
+            fresh = _where(
+                self.trade[index],
+                self._credit_codes(code[index]),
+                self._resident_ids(code[index], male[index]),
+            )
+            id_number = id_number.scatter(index, fresh)
+        city = _pick([r[2].removesuffix("市") for r in REGIONS], self.region)
+        company = (
+            city
+            + _pick(TRADE_NAME_1, rng.integers(0, len(TRADE_NAME_1), n))
+            + _pick(TRADE_NAME_2, rng.integers(0, len(TRADE_NAME_2), n))
+            + _pick(INDUSTRIES, rng.integers(0, len(INDUSTRIES), n))
+            + _where(rng.random(n) < 0.1, pl.repeat("股份有限公司", n, eager=True), "有限公司")
+        )
+        self.names = _where(self.trade, company, self._person_names(male))
+        return _frame(
+            {
+                "id": self._id(Debtor, n),
+                "kind": _where(self.trade, pl.repeat("enterprise", n, eager=True), "individual"),
+                "name": self.names,
+                "id_number": id_number,
+                "region": _text(code, 6),
+            }
+        )
+
+    def _resident_ids(self, code: np.ndarray, male: np.ndarray) -> pl.Series:
+        """GB 11643: region, birth date (1960–2002), sequence (odd for men), check."""
+        n = len(code)
+        birth = np.datetime64("1960-01-01") + self.rng.integers(0, 15_706, n)
         ymd = (
             (birth.astype("datetime64[Y]").astype(np.int64) + 1970) * 10_000
             + (_months(birth) % 12 + 1) * 100
             + _day_of_month(birth)
         )
-        male = rng.random(n) < 0.55
-        sequence = rng.integers(0, 500, n) * 2 + male
+        sequence = self.rng.integers(0, 500, n) * 2 + male
         body = np.hstack((_digits(code, 6), _digits(ymd, 8), _digits(sequence, 3)))
-        resident_id = (
+        return (
             _text(code, 6)
             + _text(ymd, 8)
             + _text(sequence, 3)
             + _pick("10X98765432", (body @ _RID_WEIGHTS) % 11)
         )
-        # Enterprises, GB 32100: 9 (market regulation), 1 (enterprise), region, a GB 11714
-        # organisation code with its own check character, then the mod-31 check character.
-        org = _digits(rng.integers(0, 10**8, n), 8)
+
+    def _credit_codes(self, code: np.ndarray) -> pl.Series:
+        """GB 32100: 9 (market regulation), 1 (enterprise), region, a GB 11714 organisation
+        code with its own check character, then the mod-31 check character."""
+        n = len(code)
+        org = _digits(self.rng.integers(0, 10**8, n), 8)
         org_check = 11 - (org @ _ORG_WEIGHTS) % 11
         org_check = np.select(
             [org_check == 10, org_check == 11], [USCC_CHARSET.index("X"), 0], org_check
@@ -838,24 +875,7 @@ class _Chunk:
         credit_code = _pick(USCC_CHARSET, chars[:, 0])
         for i in range(1, 18):
             credit_code = credit_code + _pick(USCC_CHARSET, chars[:, i])
-        city = _pick([r[2].removesuffix("市") for r in REGIONS], self.region)
-        company = (
-            city
-            + _pick(TRADE_NAME_1, rng.integers(0, len(TRADE_NAME_1), n))
-            + _pick(TRADE_NAME_2, rng.integers(0, len(TRADE_NAME_2), n))
-            + _pick(INDUSTRIES, rng.integers(0, len(INDUSTRIES), n))
-            + _where(rng.random(n) < 0.1, pl.repeat("股份有限公司", n, eager=True), "有限公司")
-        )
-        self.names = _where(self.trade, company, self._person_names(male))
-        return _frame(
-            {
-                "id": self._id(Debtor, n),
-                "kind": _where(self.trade, pl.repeat("enterprise", n, eager=True), "individual"),
-                "name": self.names,
-                "id_number": _where(self.trade, credit_code, resident_id),
-                "region": _text(code, 6),
-            }
-        )
+        return credit_code
 
     def _phones(self, n: int) -> pl.Series:
         prefix = np.array(MOBILE_PREFIXES)[self.rng.integers(0, len(MOBILE_PREFIXES), n)]
@@ -1011,39 +1031,7 @@ def _pg_prepare(cursor: Any, *, bulk: bool) -> list[str]:
     if not bulk:
         return []
     cursor.execute("SET LOCAL maintenance_work_mem = '2GB'")
-    # Every foreign key; primary keys and unique constraints unless a table we do not load
-    # has a foreign key relying on them.
-    cursor.execute(
-        """SELECT c.conrelid::regclass::text, c.conname, pg_get_constraintdef(c.oid), c.contype
-           FROM pg_constraint c
-           WHERE c.conrelid = ANY(%s::regclass[]) AND (c.contype = 'f' OR (c.contype IN ('p', 'u')
-             AND NOT EXISTS (SELECT 1 FROM pg_constraint f
-                             WHERE f.contype = 'f' AND f.conindid = c.conindid
-                               AND NOT f.conrelid = ANY(%s::regclass[]))))
-           ORDER BY c.contype = 'f' DESC, c.conname""",
-        [names, names],
-    )
-    constraints = cursor.fetchall()
-    cursor.execute(
-        """SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid)
-           FROM pg_index i WHERE i.indrelid = ANY(%s::regclass[])
-             AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)
-           ORDER BY 1""",
-        [names],
-    )
-    indexes = cursor.fetchall()
-    for table, name, _definition, _kind in constraints:
-        cursor.execute(f"ALTER TABLE {table} DROP CONSTRAINT {qn(name)}")
-    for name, _definition in indexes:
-        cursor.execute(f"DROP INDEX {name}")
-    # Keys and indexes come back first: the foreign key checks use them.
-    add = {
-        kind: [
-            f"ALTER TABLE {t} ADD CONSTRAINT {qn(n)} {d}" for t, n, d, k in constraints if k == kind
-        ]
-        for kind in "puf"
-    }
-    return add["p"] + add["u"] + [definition for _n, definition in indexes] + add["f"]
+    return drop_for_load(cursor, names)
 
 
 def _pg_finish(

@@ -14,6 +14,7 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 from django.db.models import Sum
+from django.utils import translation
 
 from huikuan.audit.models import AuditEvent
 from huikuan.iam.models import Team
@@ -207,7 +208,7 @@ def test_one_audit_event(loaded):
 
 def test_a_second_run_is_refused_and_changes_nothing(loaded):
     before = (Account.objects.count(), ReceivableItem.objects.count(), AuditEvent.objects.count())
-    with pytest.raises(DemoError, match="already loaded"):
+    with translation.override("en"), pytest.raises(DemoError, match="already loaded"):
         demo_generate(accounts=10, as_of=AS_OF)
     after = (Account.objects.count(), ReceivableItem.objects.count(), AuditEvent.objects.count())
     assert before == after
@@ -387,5 +388,5 @@ def test_command_reports_a_second_load_as_an_error(db):
     call_command("demo", "--accounts", "5", "--as-of", "2026-11-23", stdout=StringIO())
     from django.core.management.base import CommandError
 
-    with pytest.raises(CommandError, match="already loaded"):
+    with translation.override("en"), pytest.raises(CommandError, match="already loaded"):
         call_command("demo", "--accounts", "5", stdout=StringIO())
