@@ -135,6 +135,8 @@ MEDIA_ROOT = VAR_DIR / "media"
 HUIKUAN_FILES_DIR = Path(os.environ.get("HUIKUAN_FILES_DIR", VAR_DIR / "files"))
 # Largest file the web form and the API accept; the command line has no limit.
 HUIKUAN_UPLOAD_MAX_BYTES = int(os.environ.get("HUIKUAN_UPLOAD_MAX_BYTES", 512 * 1024 * 1024))
+# Ledger exports of more accounts than this are made in the background (about 2 s of work).
+HUIKUAN_EXPORT_SYNC_ROWS = int(os.environ.get("HUIKUAN_EXPORT_SYNC_ROWS", 5000))
 FILE_UPLOAD_MAX_MEMORY_SIZE = 4 * 1024 * 1024  # larger uploads spool to a temporary file
 DATA_UPLOAD_MAX_MEMORY_SIZE = 16 * 1024 * 1024
 

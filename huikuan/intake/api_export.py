@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import datetime as dt
 import tempfile
-from typing import Literal
+from typing import Any, Literal
 
-from django.http import FileResponse, HttpRequest
+from django.http import FileResponse, Http404, HttpRequest
 from django.utils import timezone
-from ninja import Field, Query, Router
+from django.utils.translation import get_language
+from ninja import Field, Query, Router, Schema
 
-from huikuan.intake import export
+from huikuan.intake import export, export_jobs
+from huikuan.intake.models import ExportJob
 from huikuan.intake.views_export import xlsx_response
 from huikuan.ledger import selectors, services
 from huikuan.ledger.schemas import AccountFilter
@@ -26,6 +28,30 @@ SortKey = Literal[
     "dpd", "-dpd", "outstanding", "-outstanding", "contract", "-contract", "debtor", "-debtor",
     "status", "-status",
 ]  # fmt: skip
+
+
+class ExportJobOut(Schema):
+    id: int
+    status: str
+    rows: int
+    done: int
+    total: int
+    message: str
+    file_url: str | None
+
+    @staticmethod
+    def from_job(job: ExportJob) -> ExportJobOut:
+        progress = export_jobs.progress_get(job)
+        done = job.status == ExportJob.Status.DONE
+        return ExportJobOut(
+            id=job.pk,
+            status=job.status,
+            rows=job.rows,
+            done=progress.done,
+            total=progress.total,
+            message=job.message,
+            file_url=f"/api/v1/exports/{job.pk}/file" if done else None,
+        )
 
 
 class LedgerExportFilter(AccountFilter):
@@ -41,9 +67,16 @@ def _today(request: HttpRequest, portfolio_id: int | None) -> dt.date:
     return timezone.localdate()
 
 
-@router.get("/ledger/export.xlsx", summary="Export the ledger to XLSX")
-def ledger_export(request: HttpRequest, flt: Query[LedgerExportFilter]) -> FileResponse:
-    """The accounts ``GET /accounts`` lists for these parameters, one row each."""
+@router.get(
+    "/ledger/export.xlsx",
+    summary="Export the ledger to XLSX",
+    response={200: None, 202: ExportJobOut},
+)
+def ledger_export(request: HttpRequest, flt: Query[LedgerExportFilter]) -> Any:
+    """The accounts ``GET /accounts`` lists for these parameters, one row each.
+
+    More accounts than ``HUIKUAN_EXPORT_SYNC_ROWS`` (5,000) answer ``202`` with an export job:
+    poll ``GET /exports/{id}`` and fetch ``GET /exports/{id}/file`` when it is done."""
     ledger_filter = selectors.LedgerFilter(
         portfolio=flt.portfolio,
         status=flt.status or "",
@@ -56,6 +89,11 @@ def ledger_export(request: HttpRequest, flt: Query[LedgerExportFilter]) -> FileR
         sort=flt.sort,
     )
     as_of = flt.as_of or _today(request, flt.portfolio)
+    if export_jobs.too_long_for_a_request(request.user, ledger_filter, as_of):
+        job = export_jobs.export_job_create(
+            actor=request.user, flt=ledger_filter, as_of=as_of, language=get_language()
+        )
+        return 202, ExportJobOut.from_job(job)
     file = tempfile.TemporaryFile()  # noqa: SIM115 — FileResponse closes it when sent
     try:
         result = export.ledger_export(
@@ -82,3 +120,28 @@ def aging_export(
         file.close()
         raise
     return xlsx_response(file, result)
+
+
+def _own_export(request: HttpRequest, job_id: int) -> ExportJob:
+    job = ExportJob.objects.filter(pk=job_id, created_by_id=request.user.pk).first()
+    if job is None:
+        raise Http404
+    return job
+
+
+@router.get("/exports/{job_id}", response=ExportJobOut, summary="A background ledger export")
+def export_status(request: HttpRequest, job_id: int) -> ExportJobOut:
+    return ExportJobOut.from_job(_own_export(request, job_id))
+
+
+@router.get("/exports/{job_id}/file", summary="Download a finished background export")
+def export_file(request: HttpRequest, job_id: int) -> FileResponse:
+    job = _own_export(request, job_id)
+    try:
+        path = export_jobs.export_download(job, actor=request.user)
+    except FileNotFoundError as exc:
+        raise Http404 from exc
+    result = export.ExportResult(
+        rows=job.rows, pii=False, filename=job.file_name, ascii_filename=job.ascii_file_name
+    )
+    return xlsx_response(path.open("rb"), result)

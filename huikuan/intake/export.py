@@ -21,7 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from decimal import Decimal
 from typing import IO, Any
@@ -239,14 +239,17 @@ def ledger_export(
     flt: selectors.LedgerFilter,
     as_of: dt.date,
     via: str = "web",
+    progress: Callable[[int, int], None] | None = None,
 ) -> ExportResult:
     """Write the accounts of the ledger list for ``flt`` (scope, filter, order) to ``target``.
 
     ``as_of`` is the date DPD, overdue amounts and buckets are counted to, as on the list.
     Raises :class:`ExportTooLarge` before writing anything when the rows would not fit.
+    ``progress(rows written, rows in all)`` is called every few thousand rows.
     """
     accounts = selectors.ledger_accounts(actor, flt, as_of=as_of)
-    _check_size(accounts.count())
+    total = accounts.count()
+    _check_size(total)
     pii = can_see_pii(actor)
     workbook = Workbook(write_only=True)
     sheet = _Sheet(workbook, _("Collection ledger"), [c.width for c in LEDGER_COLUMNS])
@@ -258,6 +261,8 @@ def ledger_export(
         # Accounts may have been added since the count.
         _check_size(rows)
         sheet.append(values)
+        if progress is not None and rows % CHUNK == 0:
+            progress(rows, total)
     sheet.ws.auto_filter.ref = f"A1:{sheet.last_column()}{rows + 1}"
     workbook.save(target)
     audit_record(

@@ -172,3 +172,40 @@ class StatementLine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.job_id}:{self.line_no} {self.amount} {self.currency}"
+
+
+class ExportJob(models.Model):
+    """A ledger export too big to make inside a request: made by the worker, downloaded later
+    by the person who asked for it (it holds what their role may see, no more)."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+
+    kind = models.CharField(_("kind"), max_length=16, default="ledger")
+    # The ledger page's query string (filter and sort) as lists of values, and its as-of date.
+    params = models.JSONField(_("filter"), default=dict, blank=True)
+    as_of = models.DateField(_("as of"))
+    status = models.CharField(
+        _("status"), max_length=16, choices=Status.choices, default=Status.QUEUED
+    )
+    rows = models.IntegerField(_("rows"), default=0)
+    file_name = models.CharField(_("file name"), max_length=255, blank=True)
+    ascii_file_name = models.CharField(max_length=255, blank=True)
+    message = models.TextField(_("message"), blank=True)
+    language = models.CharField(_("language"), max_length=10, default="zh-hans")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(_("requested at"), auto_now_add=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("export")
+        verbose_name_plural = _("exports")
+        ordering = ("-created_at", "-id")
+
+    def __str__(self) -> str:
+        return f"{self.kind} export #{self.pk}"

@@ -11,3 +11,11 @@ def run_import(job_id: int) -> str:
     from huikuan.intake.jobs import import_job_run
 
     return import_job_run(job_id).status
+
+
+@task()
+def run_export(job_id: int) -> str:
+    """Make one queued ledger export; returns its final status."""
+    from huikuan.intake.export_jobs import export_job_run
+
+    return export_job_run(job_id).status

@@ -15,14 +15,16 @@ from urllib.parse import quote
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import FileResponse, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
-from django.shortcuts import redirect
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import get_language
 from django.views.decorators.http import require_GET
 
-from huikuan.intake import export
+from huikuan.intake import export, export_jobs
+from huikuan.intake.models import ExportJob
 from huikuan.ledger import selectors, services
 from huikuan.ledger.forms import AgingForm, LedgerFilterForm
 from huikuan.ledger.models import Portfolio
@@ -59,11 +61,15 @@ def ledger_export(request: HttpRequest) -> HttpResponseBase:
     form = LedgerFilterForm(request.GET, portfolios=portfolios, buckets=selectors.bucket_codes())
     form.is_valid()  # as on the list, an invalid field filters nothing
     flt = form.to_filter()
+    as_of = _today(flt.portfolio, portfolios)
+    if export_jobs.too_long_for_a_request(request.user, flt, as_of):
+        job = export_jobs.export_job_create(
+            actor=request.user, flt=flt, as_of=as_of, language=get_language()
+        )
+        return redirect("web:export_detail", pk=job.pk)
     file = tempfile.TemporaryFile()  # noqa: SIM115 — FileResponse closes it when sent
     try:
-        result = export.ledger_export(
-            file, actor=request.user, flt=flt, as_of=_today(flt.portfolio, portfolios)
-        )
+        result = export.ledger_export(file, actor=request.user, flt=flt, as_of=as_of)
     except export.ExportTooLarge as exc:
         file.close()
         messages.error(request, exc.messages[0])
@@ -91,3 +97,44 @@ def aging_export(request: HttpRequest) -> HttpResponseBase:
         file.close()
         raise
     return xlsx_response(file, result)
+
+
+def _own_export(request: HttpRequest, pk: int) -> ExportJob:
+    """An export job is its requester's alone (it holds what their role may see)."""
+    job = ExportJob.objects.filter(pk=pk, created_by_id=request.user.pk).first()
+    if job is None:
+        raise Http404
+    return job
+
+
+@login_required
+@require_GET
+def export_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    job = _own_export(request, pk)
+    context = {"job": job, "progress": export_jobs.progress_get(job)}
+    return render(request, "intake/export_detail.html", context)
+
+
+@login_required
+@require_GET
+def export_progress(request: HttpRequest, pk: int) -> HttpResponse:
+    job = _own_export(request, pk)
+    context = {"job": job, "progress": export_jobs.progress_get(job)}
+    response = render(request, "intake/_export_progress.html", context)
+    if job.status in (ExportJob.Status.DONE, ExportJob.Status.FAILED):
+        response["HX-Redirect"] = reverse("web:export_detail", args=[job.pk])
+    return response
+
+
+@login_required
+@require_GET
+def export_download(request: HttpRequest, pk: int) -> FileResponse:
+    job = _own_export(request, pk)
+    try:
+        path = export_jobs.export_download(job, actor=request.user)
+    except FileNotFoundError as exc:
+        raise Http404 from exc
+    result = export.ExportResult(
+        rows=job.rows, pii=False, filename=job.file_name, ascii_filename=job.ascii_file_name
+    )
+    return xlsx_response(path.open("rb"), result)

@@ -663,3 +663,49 @@ def test_text_is_never_a_formula_and_control_characters_do_not_break_it(personas
     assert cells[COL["Debtor"]].value == debtor.name
     assert cells[COL["Debtor"]].data_type == "s"
     assert cells[COL["Address"]].value == "上海市浦东新区=1+2"
+
+
+# --- large exports run in the background ----------------------------------------------------
+
+
+def test_a_large_export_becomes_a_background_job_for_its_requester_only(
+    personas, ledger, settings, django_capture_on_commit_callbacks
+):
+    from huikuan.intake.models import ExportJob
+
+    settings.HUIKUAN_EXPORT_SYNC_ROWS = 1
+    client = browser(personas["manager"])
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.get("/ledger/export.xlsx?sort=contract")
+    job = ExportJob.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == f"/exports/{job.pk}/"
+    job.refresh_from_db()
+    assert job.status == "done" and job.rows == 3
+    page = client.get(response["Location"]).content.decode()
+    assert "3 accounts exported" in page
+    download = client.get(f"/exports/{job.pk}/file/")
+    assert download.status_code == 200
+    workbook = openpyxl.load_workbook(io.BytesIO(b"".join(download.streaming_content)))
+    assert workbook.active.max_row == 4
+    assert AuditEvent.objects.filter(action="export.download", object_id=str(job.pk)).exists()
+
+    other = browser(personas["finance"])
+    assert other.get(f"/exports/{job.pk}/").status_code == 404
+    assert other.get(f"/exports/{job.pk}/file/").status_code == 404
+
+
+def test_a_large_api_export_answers_202_with_a_job(
+    personas, ledger, settings, django_capture_on_commit_callbacks
+):
+    settings.HUIKUAN_EXPORT_SYNC_ROWS = 1
+    client = api(personas["manager"])
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.get("/api/v1/ledger/export.xlsx")
+    assert response.status_code == 202
+    job_id = response.json()["id"]
+    status = client.get(f"/api/v1/exports/{job_id}").json()
+    assert status["status"] == "done" and status["rows"] == 3
+    file = client.get(status["file_url"])
+    assert file.status_code == 200
+    assert api(personas["finance"]).get(f"/api/v1/exports/{job_id}").status_code == 404
