@@ -872,3 +872,19 @@ def test_api_endpoints_are_in_the_openapi_schema(client: Client) -> None:
     for path in ("/lines", "/lines/{line_id}", "/lines/{line_id}/assign", "/lines/{line_id}/skip"):
         assert "/api/v1/imports/{job_id}" + path in paths
     assert "post" in paths["/api/v1/imports/{job_id}/post"]
+
+
+def test_the_command_line_imports_and_posts_a_statement(
+    bank: dict[str, Any], capsys: Any
+) -> None:
+    from django.core.management import call_command
+
+    call_command("import", "payments", str(ICBC), creditor=bank["creditor"].code, post=True)
+    out = capsys.readouterr().out
+    job = ImportJob.objects.get()
+    assert job.created_by is None
+    # Two lines matched and posted; the ambiguous and the unmatched one wait for a person.
+    assert job.status == ImportJob.Status.REVIEW
+    assert job.counts["posted"] == 2
+    assert StatementLine.objects.filter(job=job, status=S.POSTED).count() == 2
+    assert f"#{job.pk}" in out and "posted: 2" in out
