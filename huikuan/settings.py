@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "huikuan.audit",
     "huikuan.ledger",
     "huikuan.intake",
+    "huikuan.strategy",
     "huikuan.api",
     "huikuan.web",
 ]
