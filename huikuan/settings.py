@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "huikuan.ledger",
     "huikuan.intake",
     "huikuan.strategy",
+    "huikuan.cycle",
     "huikuan.api",
     "huikuan.web",
 ]

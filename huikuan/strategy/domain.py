@@ -302,11 +302,17 @@ def action_due(*, entered_on: pl.Expr, as_of: pl.Expr, repeat_every: pl.Expr) ->
 _MASK = np.uint64(0xFFFFFFFFFFFFFFFF)
 
 
-def stable_hash(values: np.ndarray, salt: int) -> np.ndarray:
+def stable_hash(values: np.ndarray, salt: int | np.ndarray) -> np.ndarray:
     """SplitMix64 of (value xor salt): the same on every machine and version, unlike Python's
-    ``hash`` or a library's hash function, so an account keeps its arm forever."""
+    ``hash`` or a library's hash function, so an account keeps its arm forever. ``salt`` is
+    one number or one per value."""
+    salts = (
+        np.uint64(salt & 0xFFFFFFFFFFFFFFFF)
+        if isinstance(salt, int)
+        else np.asarray(salt).astype(np.uint64)
+    )
     with np.errstate(over="ignore"):
-        z = values.astype(np.uint64) ^ np.uint64(salt & 0xFFFFFFFFFFFFFFFF)
+        z = values.astype(np.uint64) ^ salts
         z = (z + np.uint64(0x9E3779B97F4A7C15)) & _MASK
         z = ((z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)) & _MASK
         z = ((z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)) & _MASK
