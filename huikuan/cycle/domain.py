@@ -17,7 +17,8 @@ Rules of the day:
   it starts on the step its key gives (days in the segment start at 0).
 - The arm is drawn by the stable hash of (account, segment), so reruns and later days agree.
 - An action is planned on the day an account reaches a step, then every ``repeat_every`` days
-  while it stays, unless its treatment is paused (an open dispute, an active plan).
+  while it stays, unless its treatment is paused (an open dispute, an active plan). The state's
+  next action is the first one after the day (the day's own are the planned actions).
 """
 
 from __future__ import annotations
@@ -212,6 +213,7 @@ def _steps(frame: pl.DataFrame, plan: Plan, as_of: dt.date) -> pl.DataFrame:
             team_kind=pl.lit(None, pl.String),
             repeat_every=pl.lit(None, pl.Int32),
             next_offset=pl.lit(None, pl.Int32),
+            next_step_channel=pl.lit(None, pl.String),
             key=pl.lit(None, pl.Int32),
         )
     )
@@ -249,6 +251,12 @@ def _steps(frame: pl.DataFrame, plan: Plan, as_of: dt.date) -> pl.DataFrame:
                 next_offset=(index + 1)
                 .replace_strict(list(range(1, len(offsets))), offsets[1:], default=None)
                 .cast(pl.Int32),
+                next_step_channel=(index + 1).replace_strict(
+                    list(range(1, len(offsets))),
+                    [step.channel for step in path.steps[1:]],
+                    default=None,
+                    return_dtype=pl.String,
+                ),
             )
         )
     frame = pl.concat(parts, how="diagonal_relaxed")
@@ -277,15 +285,19 @@ def _steps(frame: pl.DataFrame, plan: Plan, as_of: dt.date) -> pl.DataFrame:
     next_step = pl.when(pl.col("next_offset").is_not_null()).then(
         day + pl.duration(days=(pl.col("next_offset") - pl.col("key")).clip(lower_bound=1))
     )
+    idle = pl.col("step").is_null() | pl.col("paused")
+    repeat_first = next_repeat.is_not_null() & (next_step.is_null() | (next_repeat <= next_step))
     return frame.with_columns(action_due=due.fill_null(False)).with_columns(
-        next_action_on=pl.when(pl.col("step").is_null() | pl.col("paused"))
+        # After the as-of date (the day's own actions are the planned actions): so the date
+        # stays put from one day to the next until the account moves or an action repeats.
+        next_action_on=pl.when(idle)
         .then(None)
-        .when(pl.col("action_due"))
-        .then(day)
         .otherwise(pl.min_horizontal(next_repeat, next_step)),
-        next_channel=pl.when(pl.col("step").is_null() | pl.col("paused"))
+        next_channel=pl.when(idle)
         .then(None)
-        .otherwise(pl.col("channel")),
+        .when(repeat_first)
+        .then(pl.col("channel"))
+        .otherwise(pl.col("next_step_channel")),
     )
 
 

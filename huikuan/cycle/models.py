@@ -52,13 +52,16 @@ class CycleRun(models.Model):
 
 
 class AccountState(models.Model):
-    """Where one account stands after the latest run."""
+    """Where one account stands after the latest run, and where it stood before the run that
+    last changed it (``base_*``), so that running that day again starts from the same place.
+
+    DPD is not stored (it is the as-of date minus the ledger's oldest unpaid due date): a row
+    is written only on the days something in it changes, not every day for every account."""
 
     account = models.OneToOneField(
         "ledger.Account", on_delete=models.CASCADE, primary_key=True, related_name="cycle_state"
     )
-    as_of = models.DateField(_("as of"))
-    dpd = models.IntegerField(_("DPD"))
+    changed_on = models.DateField(_("changed on"))
     bucket = models.CharField(_("bucket"), max_length=12)
     overdue = _money(_("overdue"))
     segment = models.CharField(_("segment"), max_length=40, blank=True)
@@ -70,6 +73,12 @@ class AccountState(models.Model):
     paused = models.BooleanField(_("paused"), default=False)
     next_action_on = models.DateField(_("next action"), null=True, blank=True)
     next_channel = models.CharField(_("next channel"), max_length=16, blank=True)
+    base_segment = models.CharField(max_length=40, blank=True)
+    base_segment_since = models.DateField(null=True, blank=True)
+    base_strategy = models.CharField(max_length=40, blank=True)
+    base_arm = models.CharField(max_length=10, blank=True)
+    base_step = models.CharField(max_length=40, blank=True)
+    base_step_since = models.DateField(null=True, blank=True)
 
     class Meta:
         verbose_name = _("account state")

@@ -117,12 +117,16 @@ def test_closed_and_legal_accounts_are_not_worked() -> None:
 def test_a_new_account_starts_on_its_steps_day_and_plans_that_action() -> None:
     frame = accounts(oldest_unpaid_due=due(-3, 1, 7, 8, 15))
     day = run(frame)
+
+    def after(days: int) -> dt.date:
+        return AS_OF + dt.timedelta(days=days)
+
     assert by_id(day.state, "step", "next_action_on", "next_channel") == {
-        1: ("sms_reminder", AS_OF, "sms"),
-        2: ("friendly_call", AS_OF, "call"),
-        3: ("email", AS_OF, "email"),
-        4: ("email", AS_OF, "email"),  # reached email today: it is new to the path
-        5: ("demand_letter", AS_OF, "letter"),
+        1: ("sms_reminder", None, None),  # the reminder path has nothing after its SMS
+        2: ("friendly_call", after(days=3), "call"),  # the call repeats every 3 days
+        3: ("email", after(days=8), "letter"),  # the demand letter at DPD 15
+        4: ("email", after(days=7), "letter"),
+        5: ("demand_letter", after(days=1), "call"),  # the firm call at DPD 16
     }
     assert day.actions["channel"].to_list() == ["sms", "call", "email", "email", "letter"]
     assert day.moves["reason"].to_list() == ["segment"] * 5
@@ -161,9 +165,10 @@ def test_repeats_escalation_and_a_dispute_opened_mid_path() -> None:
     )
     day = run(frame, previous)
     assert by_id(day.state, "step", "paused", "next_action_on") == {
-        1: ("friendly_call", False, AS_OF),
+        1: ("friendly_call", False, AS_OF + dt.timedelta(days=3)),  # called today, again in 3
         2: ("friendly_call", False, AS_OF + dt.timedelta(days=2)),
-        3: ("demand_letter", False, AS_OF),  # the broken promise moved it one step on
+        3: ("demand_letter", False, AS_OF + dt.timedelta(days=7)),  # escalated by the broken
+        # promise; the firm call follows at DPD 16
         4: ("email", True, None),  # the dispute holds it and plans nothing
     }
     assert day.actions["account_id"].to_list() == [1, 3]

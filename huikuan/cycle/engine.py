@@ -1,0 +1,309 @@
+"""Read, compute, write: one partition of the daily cycle, set-based.
+
+1. **Read** the partition's accounts as one narrow row each (balances, oldest unpaid due date,
+   owner, debtor kind and region) with one query, the overdue amount from the items due by the
+   as-of date with one grouped query, and where each account stood (``AccountState``).
+2. **Compute** the day with :func:`domain.cycle_compute` (Polars, vectorised).
+3. **Write**, in one transaction: the states that changed (staged, then one upsert), the moves,
+   the planned actions and the snapshots of the day (the day's rows of the partition are
+   replaced, so a rerun leaves exactly what one run leaves).
+
+Rerunning a day: a state changed on the as-of date keeps what it was before that run
+(``base_*``), and the rerun starts from there; a state not changed that day is still what it
+was before it. Either way the rerun computes from the same starting point and so writes the
+same rows. A partition is one transaction: a run that dies leaves the partitions it finished
+and the previous day's state of the others, and resuming runs the others.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import polars as pl
+from django.db import connection, transaction
+
+from huikuan.cycle.domain import PREVIOUS_SCHEMA, Day, Plan, cycle_compute
+from huikuan.lib.frames import fen, from_fen, read_frame, stage_frame
+
+TRACKED = (
+    "bucket",
+    "overdue_fen",
+    "segment",
+    "segment_since",
+    "strategy",
+    "arm",
+    "step",
+    "step_since",
+    "paused",
+    "next_action_on",
+    "next_channel",
+)
+_TEXT = ("segment", "strategy", "arm", "step", "next_channel")
+_BASE = ("segment", "segment_since", "strategy", "arm", "step", "step_since")
+_BASE_TEXT = ("base_segment", "base_strategy", "base_arm", "base_step")
+
+ACCOUNT_READ: dict[str, pl.DataType] = {
+    "account_id": pl.Int64(),
+    "portfolio_id": pl.Int64(),
+    "status": pl.String(),
+    "outstanding_fen": pl.Int64(),
+    "oldest_unpaid_due": pl.Date(),
+    "collector_id": pl.Int64(),
+    "product": pl.String(),
+    "debtor_kind": pl.String(),
+    "region": pl.String(),
+}
+STATE_READ: dict[str, pl.DataType] = {
+    "account_id": pl.Int64(),
+    "changed_on": pl.Date(),
+    "bucket": pl.String(),
+    "overdue_fen": pl.Int64(),
+    "segment": pl.String(),
+    "segment_since": pl.Date(),
+    "strategy": pl.String(),
+    "arm": pl.String(),
+    "step": pl.String(),
+    "step_since": pl.Date(),
+    "paused": pl.Boolean(),
+    "next_action_on": pl.Date(),
+    "next_channel": pl.String(),
+    **{f"base_{c}": PREVIOUS_SCHEMA[c] for c in _BASE},
+}
+
+
+@dataclass
+class PartitionResult:
+    accounts: int = 0
+    states_written: int = 0
+    moves: int = 0
+    actions: int = 0
+    snapshots: int = 0
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def add(self, other: PartitionResult) -> None:
+        self.accounts += other.accounts
+        self.states_written += other.states_written
+        self.moves += other.moves
+        self.actions += other.actions
+        self.snapshots += other.snapshots
+        for phase, seconds in other.seconds.items():
+            self.seconds[phase] = round(self.seconds.get(phase, 0.0) + seconds, 3)
+
+
+def partition_run(
+    *, as_of: dt.date, plan: Plan, partition: int = 0, partitions: int = 1, full_snapshot: bool
+) -> PartitionResult:
+    started = time.perf_counter()
+    accounts, state = _read(as_of, partition, partitions)
+    read = time.perf_counter()
+    previous = _previous(state, as_of)
+    day = cycle_compute(accounts, previous, as_of=as_of, plan=plan, full_snapshot=full_snapshot)
+    changed = _changed_states(day, state, previous, as_of)
+    computed = time.perf_counter()
+    with transaction.atomic(), connection.cursor() as cursor:
+        _write(cursor, day, changed, as_of=as_of, partition=partition, partitions=partitions)
+    written = time.perf_counter()
+    return PartitionResult(
+        accounts=accounts.height,
+        states_written=changed.height,
+        moves=day.moves.height,
+        actions=day.actions.height,
+        snapshots=day.snapshots.height,
+        seconds={
+            "read": round(read - started, 3),
+            "compute": round(computed - read, 3),
+            "write": round(written - computed, 3),
+        },
+    )
+
+
+# --- read -------------------------------------------------------------------------------------
+
+
+def _in_partition(column: str) -> str:
+    return f"({column} %% %s) = %s"
+
+
+def _read(as_of: dt.date, partition: int, partitions: int) -> tuple[pl.DataFrame, pl.DataFrame]:
+    part = [partitions, partition]
+    accounts = read_frame(
+        f"""SELECT a.id, a.portfolio_id, a.status, {fen("a.outstanding")}, a.oldest_unpaid_due,
+                   a.collector_id, a.product, d.kind, d.region
+            FROM ledger_account a JOIN ledger_debtor d ON d.id = a.debtor_id
+            WHERE {_in_partition("a.id")}""",
+        part,
+        ACCOUNT_READ,
+    )
+    open_amount = (
+        "i.principal_due - i.principal_paid + i.interest_due - i.interest_paid"
+        " + i.fee_due - i.fee_paid"
+    )
+    overdue = read_frame(
+        f"""SELECT i.account_id, SUM({fen(open_amount)})
+            FROM ledger_receivableitem i
+            WHERE i.due_date <= %s AND {_in_partition("i.account_id")}
+            GROUP BY i.account_id""",
+        [as_of, *part],
+        {"account_id": pl.Int64(), "overdue_fen": pl.Int64()},
+    )
+    state = read_frame(
+        f"""SELECT account_id, changed_on, bucket, {fen("overdue")}, segment, segment_since,
+                   strategy, arm, step, step_since, paused, next_action_on, next_channel,
+                   base_segment, base_segment_since, base_strategy, base_arm, base_step,
+                   base_step_since
+            FROM cycle_accountstate WHERE {_in_partition("account_id")}""",
+        part,
+        STATE_READ,
+    ).with_columns(
+        # Stored as "" for none; the computation speaks null.
+        [pl.col(c).replace("", None) for c in (*_TEXT, *_BASE_TEXT)]
+    )
+    accounts = (
+        accounts.join(overdue, on="account_id", how="left")
+        .with_columns(
+            pl.col("overdue_fen").fill_null(0),
+            score=pl.lit(None, pl.Int32),
+            risk_grade=pl.lit(None, pl.String),
+            tags=pl.lit([], pl.List(pl.String)),
+            # Promises and payment plans arrive with the workbench (issue 5).
+            promise_status=pl.lit("none"),
+            plan_status=pl.lit("none"),
+            disputed=pl.col("status") == "disputed",
+        )
+        .sort("account_id")
+    )
+    return accounts, state
+
+
+def _previous(state: pl.DataFrame, as_of: dt.date) -> pl.DataFrame:
+    """Where each account stood before ``as_of``: the base of a state changed that day."""
+    rerun = pl.col("changed_on") == as_of
+    return state.select(
+        "account_id",
+        *[
+            pl.when(rerun).then(pl.col(f"base_{c}")).otherwise(pl.col(c)).alias(c)
+            for c in PREVIOUS_SCHEMA
+            if c != "account_id"
+        ],
+    )
+
+
+def _changed_states(
+    day: Day, state: pl.DataFrame, previous: pl.DataFrame, as_of: dt.date
+) -> pl.DataFrame:
+    """The new states that differ from the stored ones, with the base they started from."""
+    new = day.state.select("account_id", *TRACKED)
+    old = state.select("account_id", *[pl.col(c).alias(f"old_{c}") for c in TRACKED])
+    joined = new.join(old, on="account_id", how="left")
+    differs = pl.any_horizontal(pl.col(c).ne_missing(pl.col(f"old_{c}")) for c in TRACKED)
+    stored = pl.col("old_bucket").is_not_null()
+    changed = joined.filter(~stored | differs).select("account_id", *TRACKED)
+    base = previous.select("account_id", *[pl.col(c).alias(f"base_{c}") for c in _BASE])
+    return (
+        changed.join(base, on="account_id", how="left")
+        .with_columns(changed_on=pl.lit(as_of, pl.Date))
+        .with_columns([pl.col(c).fill_null("") for c in (*_TEXT, *_BASE_TEXT)])
+    )
+
+
+# --- write ------------------------------------------------------------------------------------
+
+
+def _write(
+    cursor: Any,
+    day: Day,
+    changed: pl.DataFrame,
+    *,
+    as_of: dt.date,
+    partition: int,
+    partitions: int,
+) -> None:
+    part = [partitions, partition]
+    _write_states(cursor, changed)
+    # The day's rows of this partition are replaced: a rerun leaves what one run leaves.
+    stage_frame(cursor, "cycle_stage_moves", day.moves)
+    _execute(
+        cursor,
+        f"DELETE FROM cycle_stephistory WHERE as_of = %s AND {_in_partition('account_id')}",
+        [as_of, *part],
+    )
+    _execute(
+        cursor,
+        """INSERT INTO cycle_stephistory
+               (account_id, as_of, segment, strategy, arm, from_step, to_step, reason)
+           SELECT account_id, as_of, segment, strategy, arm, from_step, to_step, reason
+           FROM cycle_stage_moves""",
+        [],
+    )
+    stage_frame(cursor, "cycle_stage_actions", day.actions)
+    # Planned actions already worked (done, cancelled) stay; the planned ones are replanned.
+    _execute(
+        cursor,
+        f"""DELETE FROM cycle_plannedaction
+            WHERE as_of = %s AND status = 'planned' AND {_in_partition("account_id")}""",
+        [as_of, *part],
+    )
+    _execute(
+        cursor,
+        """INSERT INTO cycle_plannedaction (account_id, as_of, segment, strategy, arm, step,
+                                            channel, template, team_kind, collector_id, status)
+           SELECT account_id, as_of, segment, strategy, arm, step, channel, template, team_kind,
+                  collector_id, 'planned'
+           FROM cycle_stage_actions WHERE true
+           ON CONFLICT (account_id, as_of, step) DO NOTHING""",
+        [],
+    )
+    stage_frame(cursor, "cycle_stage_snapshots", day.snapshots)
+    _execute(
+        cursor,
+        f"DELETE FROM cycle_snapshot WHERE as_of = %s AND {_in_partition('account_id')}",
+        [as_of, *part],
+    )
+    _execute(
+        cursor,
+        f"""INSERT INTO cycle_snapshot (as_of, account_id, portfolio_id, dpd, bucket, outstanding,
+                                        overdue, segment, step, collector_id)
+            SELECT as_of, account_id, portfolio_id, dpd, bucket, {from_fen("outstanding_fen")},
+                   {from_fen("overdue_fen")}, segment, step, collector_id
+            FROM cycle_stage_snapshots""",
+        [],
+    )
+    for name in ("cycle_stage_states", "cycle_stage_moves", "cycle_stage_actions"):
+        _execute(cursor, f"DROP TABLE IF EXISTS {name}", [])
+    _execute(cursor, "DROP TABLE IF EXISTS cycle_stage_snapshots", [])
+
+
+def _write_states(cursor: Any, changed: pl.DataFrame) -> None:
+    stage_frame(cursor, "cycle_stage_states", changed)
+    columns = [
+        "account_id",
+        "changed_on",
+        "bucket",
+        "overdue",
+        "segment",
+        "segment_since",
+        "strategy",
+        "arm",
+        "step",
+        "step_since",
+        "paused",
+        "next_action_on",
+        "next_channel",
+        *(f"base_{c}" for c in _BASE),
+    ]
+    values = [from_fen("overdue_fen") if c == "overdue" else c for c in columns]
+    updates = ", ".join(f"{c} = excluded.{c}" for c in columns[1:])
+    _execute(
+        cursor,
+        f"""INSERT INTO cycle_accountstate ({", ".join(columns)})
+            SELECT {", ".join(values)} FROM cycle_stage_states WHERE true
+            ON CONFLICT (account_id) DO UPDATE SET {updates}""",
+        [],
+    )
+
+
+def _execute(cursor: Any, sql: str, params: list[object]) -> None:
+    cursor.execute(sql, params)

@@ -1,0 +1,194 @@
+"""The cycle on the database: known answers, reruns, crash and resume, partitions."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.core.management import call_command
+
+from huikuan.cycle import engine, services
+from huikuan.cycle.models import AccountState, CycleRun, PlannedAction, Snapshot, StepHistory
+from huikuan.ledger import services as ledger
+from huikuan.ledger.tests.factories import installments, make_account, make_portfolio
+
+pytestmark = pytest.mark.django_db
+AS_OF = dt.date(2026, 11, 23)
+STATE_FIELDS = (
+    "account_id", "bucket", "overdue", "segment", "strategy", "arm", "step", "step_since",
+    "paused", "next_action_on", "next_channel",
+)  # fmt: skip
+
+
+@pytest.fixture
+def book(db: Any) -> dict[str, Any]:
+    """Five loans at known distances from their due dates."""
+    portfolio = make_portfolio()
+
+    def loan(first_due: dt.date, count: int = 3, principal: str = "1000.00") -> Any:
+        return make_account(portfolio, items=installments(first_due, count, Decimal(principal)))
+
+    return {
+        "portfolio": portfolio,
+        # Three installments from 2026-11-26: due in three days.
+        "soon": loan(dt.date(2026, 11, 26)),
+        # First installment 2026-11-13: DPD 10, 1,050.00 overdue of 3,150.00.
+        "light": loan(dt.date(2026, 11, 13)),
+        # First installment 2026-10-23: DPD 31 (two overdue).
+        "medium": loan(dt.date(2026, 10, 23)),
+        # Large: 6 × 10,000 from 2026-05-01, DPD 206.
+        "large": loan(dt.date(2026, 5, 1), 6, "10000.00"),
+        # Paid in full: not worked.
+        "paid": loan(dt.date(2026, 9, 1), 1),
+    }
+
+
+def state(account: Any) -> tuple[Any, ...]:
+    s = AccountState.objects.get(account=account)
+    return (s.bucket, s.segment, s.step, s.overdue, s.next_channel)
+
+
+def tables() -> dict[str, list[tuple[Any, ...]]]:
+    """Everything the cycle writes, in a comparable form."""
+    return {
+        "states": list(AccountState.objects.order_by("account_id").values_list(*STATE_FIELDS)),
+        "moves": list(
+            StepHistory.objects.order_by("account_id", "as_of").values_list(
+                "account_id", "as_of", "from_step", "to_step", "reason"
+            )
+        ),
+        "actions": list(
+            PlannedAction.objects.order_by("account_id", "as_of").values_list(
+                "account_id", "as_of", "step", "channel", "team_kind", "status"
+            )
+        ),
+        "snapshots": list(
+            Snapshot.objects.order_by("as_of", "account_id").values_list(
+                "as_of", "account_id", "dpd", "bucket", "outstanding", "overdue", "segment", "step"
+            )
+        ),
+    }
+
+
+def pay_off(account: Any) -> None:
+    ledger.payment_post(
+        account=account,
+        amount=account.outstanding,
+        received_on=dt.date(2026, 11, 1),
+        method="bank",
+        actor=None,
+    )
+
+
+def test_a_day_with_known_answers(book: dict[str, Any]) -> None:
+    pay_off(book["paid"])
+    run = services.cycle_run(as_of=AS_OF, actor=None)
+    assert run.status == CycleRun.Status.DONE
+    assert run.counts["accounts"] == 5
+    assert set(run.timings) == {"read", "compute", "write"}
+    # (bucket, segment, step, overdue, the channel of the next action after today)
+    assert state(book["soon"]) == ("current", "pre_due", "sms_reminder", Decimal("0.00"), "")
+    assert state(book["light"]) == (
+        "1-30", "light_small", "email", Decimal("1050.00"), "letter",
+    )  # fmt: skip
+    assert state(book["medium"]) == (
+        "31-90", "medium_small", "agreement_call", Decimal("2100.00"), "call",
+    )  # fmt: skip
+    assert state(book["large"]) == (
+        "180+", "near_bad_large", "agency_late", Decimal("60300.00"), "",
+    )  # fmt: skip
+    assert AccountState.objects.get(account=book["paid"]).segment == ""
+    channels = dict(PlannedAction.objects.values_list("account_id", "channel"))
+    assert channels == {
+        book["soon"].pk: "sms",
+        book["light"].pk: "email",
+        book["medium"].pk: "call",
+        book["large"].pk: "agency",
+    }
+    # Daily snapshots hold the late accounts and those in a segment.
+    assert set(Snapshot.objects.values_list("account_id", flat=True)) == {
+        book[k].pk for k in ("soon", "light", "medium", "large")
+    }
+
+
+def test_running_a_day_twice_gives_the_same_tables(book: dict[str, Any]) -> None:
+    services.cycle_run(as_of=AS_OF, actor=None)
+    first = tables()
+    services.cycle_run(as_of=AS_OF, actor=None)
+    assert tables() == first
+    assert CycleRun.objects.filter(as_of=AS_OF, status="done").count() == 2
+
+
+def test_the_next_day_moves_only_what_moved(book: dict[str, Any]) -> None:
+    services.cycle_run(as_of=AS_OF, actor=None)
+    services.cycle_run(as_of=AS_OF + dt.timedelta(days=1), actor=None)
+    run = CycleRun.objects.latest("started_at")
+    # Nothing crossed a step on the 24th: no state rewritten, no move recorded.
+    assert run.counts["states_written"] == 0
+    assert not StepHistory.objects.filter(as_of=AS_OF + dt.timedelta(days=1)).exists()
+    # On the 28th the light account reaches DPD 15 (the demand letter) and the loan that fell
+    # due on the 26th is two days late (the first call).
+    later = AS_OF + dt.timedelta(days=5)
+    services.cycle_run(as_of=later, actor=None)
+    moves = StepHistory.objects.filter(as_of=later).values_list("account_id", "to_step", "reason")
+    assert sorted(moves) == [
+        (book["soon"].pk, "friendly_call", "segment"),
+        (book["light"].pk, "demand_letter", "schedule"),
+    ]
+    assert PlannedAction.objects.filter(
+        account_id=book["light"].pk, as_of=later, channel="letter"
+    ).exists()
+
+
+def test_an_earlier_day_is_refused(book: dict[str, Any]) -> None:
+    services.cycle_run(as_of=AS_OF, actor=None)
+    with pytest.raises(ValidationError, match="already run"):
+        services.cycle_run(as_of=AS_OF - dt.timedelta(days=1), actor=None)
+
+
+def test_partitions_give_the_same_result_as_one(book: dict[str, Any]) -> None:
+    services.cycle_run(as_of=AS_OF, actor=None, partitions=3)
+    split = tables()
+    AccountState.objects.all().delete()
+    StepHistory.objects.all().delete()
+    PlannedAction.objects.all().delete()
+    Snapshot.objects.all().delete()
+    CycleRun.objects.all().delete()
+    services.cycle_run(as_of=AS_OF, actor=None)
+    assert tables() == split
+
+
+def test_a_run_that_dies_resumes_and_ends_as_one_clean_run(
+    book: dict[str, Any], monkeypatch: Any
+) -> None:
+    real = engine.partition_run
+
+    def dies_on_partition_1(**kw: Any) -> Any:
+        if kw["partition"] == 1:
+            raise RuntimeError("the worker was killed")
+        return real(**kw)
+
+    monkeypatch.setattr(services, "partition_run", dies_on_partition_1)
+    with pytest.raises(RuntimeError):
+        services.cycle_run(as_of=AS_OF, actor=None, partitions=2)
+    run = CycleRun.objects.get()
+    assert (run.status, run.partitions_done) == ("failed", [0])
+    monkeypatch.setattr(services, "partition_run", real)
+    resumed = services.cycle_run(as_of=AS_OF, actor=None, partitions=2)
+    assert resumed.pk == run.pk and resumed.status == "done"
+    assert resumed.partitions_done == [0, 1]
+    after = tables()
+    for model in (AccountState, StepHistory, PlannedAction, Snapshot, CycleRun):
+        model.objects.all().delete()
+    services.cycle_run(as_of=AS_OF, actor=None, partitions=2)
+    assert tables() == after
+
+
+def test_the_command(book: dict[str, Any], capsys: Any) -> None:
+    call_command("cycle", "run", "--as-of", "2026-11-23")
+    out = capsys.readouterr().out
+    assert "2026-11-23" in out and "5" in out
+    assert CycleRun.objects.get().status == "done"
