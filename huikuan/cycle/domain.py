@@ -94,6 +94,10 @@ class Day:
     actions: pl.DataFrame  # the day's planned actions
     moves: pl.DataFrame  # accounts whose segment, strategy or step changed
     snapshots: pl.DataFrame
+    totals: pl.DataFrame  # every account with money outstanding, summed (TOTALS_KEYS)
+
+
+TOTALS_KEYS = ("portfolio_id", "bucket", "segment", "step")
 
 
 def cycle_compute(
@@ -137,6 +141,7 @@ def cycle_compute(
         actions=_actions(frame, as_of),
         moves=_moves(frame, as_of),
         snapshots=_snapshots(frame, as_of, full=full_snapshot),
+        totals=_totals(frame),
     )
 
 
@@ -366,6 +371,22 @@ def _snapshots(frame: pl.DataFrame, as_of: dt.date, *, full: bool) -> pl.DataFra
             "collector_id",
         )
         .sort("account_id")
+    )
+
+
+def _totals(frame: pl.DataFrame) -> pl.DataFrame:
+    """Accounts and money per portfolio, bucket, segment and step: the whole day's aging in a
+    few hundred rows, for any date, where the snapshots keep only the delinquent accounts."""
+    return (
+        frame.filter(pl.col("outstanding_fen") > 0)
+        .with_columns(pl.col("segment").fill_null(""), pl.col("step").fill_null(""))
+        .group_by(TOTALS_KEYS)
+        .agg(
+            accounts=pl.len().cast(pl.Int64),
+            outstanding_fen=pl.col("outstanding_fen").sum(),
+            overdue_fen=pl.col("overdue_fen").sum(),
+        )
+        .sort(TOTALS_KEYS)
     )
 
 

@@ -94,7 +94,13 @@ class PartitionResult:
 
 
 def partition_run(
-    *, as_of: dt.date, plan: Plan, partition: int = 0, partitions: int = 1, full_snapshot: bool
+    *,
+    run_id: int,
+    as_of: dt.date,
+    plan: Plan,
+    partition: int = 0,
+    partitions: int = 1,
+    full_snapshot: bool,
 ) -> PartitionResult:
     started = time.perf_counter()
     accounts, state = _read(as_of, partition, partitions)
@@ -104,7 +110,15 @@ def partition_run(
     changed = _changed_states(day, state, previous, as_of)
     computed = time.perf_counter()
     with transaction.atomic(), connection.cursor() as cursor:
-        _write(cursor, day, changed, as_of=as_of, partition=partition, partitions=partitions)
+        _write(
+            cursor,
+            day,
+            changed,
+            run_id=run_id,
+            as_of=as_of,
+            partition=partition,
+            partitions=partitions,
+        )
     written = time.perf_counter()
     return PartitionResult(
         accounts=accounts.height,
@@ -217,6 +231,7 @@ def _write(
     day: Day,
     changed: pl.DataFrame,
     *,
+    run_id: int,
     as_of: dt.date,
     partition: int,
     partitions: int,
@@ -271,9 +286,35 @@ def _write(
             FROM cycle_stage_snapshots""",
         [],
     )
-    for name in ("cycle_stage_states", "cycle_stage_moves", "cycle_stage_actions"):
+    _write_totals(cursor, day.totals, run_id=run_id, as_of=as_of, partition=partition)
+    for name in (
+        "cycle_stage_states",
+        "cycle_stage_moves",
+        "cycle_stage_actions",
+        "cycle_stage_snapshots",
+        "cycle_stage_totals",
+    ):
         _execute(cursor, f"DROP TABLE IF EXISTS {name}", [])
-    _execute(cursor, "DROP TABLE IF EXISTS cycle_stage_snapshots", [])
+
+
+def _write_totals(
+    cursor: Any, totals: pl.DataFrame, *, run_id: int, as_of: dt.date, partition: int
+) -> None:
+    stage_frame(cursor, "cycle_stage_totals", totals)
+    _execute(
+        cursor,
+        "DELETE FROM cycle_snapshottotal WHERE run_id = %s AND partition = %s",
+        [run_id, partition],
+    )
+    _execute(
+        cursor,
+        f"""INSERT INTO cycle_snapshottotal (run_id, partition, as_of, portfolio_id, bucket,
+                                             segment, step, accounts, outstanding, overdue)
+            SELECT %s, %s, %s, portfolio_id, bucket, segment, step, accounts,
+                   {from_fen("outstanding_fen")}, {from_fen("overdue_fen")}
+            FROM cycle_stage_totals""",
+        [run_id, partition, as_of],
+    )
 
 
 def _write_states(cursor: Any, changed: pl.DataFrame) -> None:

@@ -176,3 +176,31 @@ class Snapshot(models.Model):
 
     def __str__(self) -> str:
         return f"{self.as_of} {self.account_id}"
+
+
+
+class SnapshotTotal(models.Model):
+    """The whole portfolio on a date, summed per portfolio, bucket, segment and step: every
+    account with money outstanding, delinquent or not. Aging and "accounts per segment and step"
+    for any past date read these few hundred rows; the snapshots give the accounts themselves.
+    Kept per run and partition, so a rerun replaces its own rows and readers take the latest
+    finished run of a day."""
+
+    run = models.ForeignKey(CycleRun, on_delete=models.CASCADE, related_name="totals")
+    partition = models.PositiveSmallIntegerField(_("partition"))
+    as_of = models.DateField(_("as of"))
+    portfolio_id = models.BigIntegerField(_("portfolio"))
+    bucket = models.CharField(_("bucket"), max_length=12)
+    segment = models.CharField(_("segment"), max_length=40, blank=True)
+    step = models.CharField(_("step"), max_length=40, blank=True)
+    accounts = models.PositiveIntegerField(_("accounts"))
+    outstanding = _money(_("outstanding"))
+    overdue = _money(_("overdue"))
+
+    class Meta:
+        verbose_name = _("snapshot total")
+        verbose_name_plural = _("snapshot totals")
+        indexes = [models.Index(fields=("as_of", "run"))]
+
+    def __str__(self) -> str:
+        return f"{self.as_of} {self.portfolio_id} {self.bucket} {self.segment}/{self.step}"

@@ -81,6 +81,7 @@ def cycle_partition(run_id: int, partition: int) -> CycleRun:
     if partition in run.partitions_done:
         return run
     result = partition_run(
+        run_id=run.pk,
         as_of=run.as_of,
         plan=plan_on(run.as_of),
         partition=partition,

@@ -54,6 +54,9 @@ class Chunk:
     frame: pl.DataFrame  # pl.String columns named Header.columns, plus ROW (Int64)
     first_row_number: int
     header: Header
+    # About how many rows the file has, for a progress bar: from the size and the length of
+    # its first lines (CSV), or the sheet's recorded dimension (XLSX); None when unknown.
+    rows_estimate: int | None = None
 
 
 def iter_chunks(
@@ -154,7 +157,19 @@ def _csv_chunks(path: Path, chunk_rows: int, schema: str) -> Iterator[Chunk]:
     delimiter, head = _csv_head(first)
     header = _find_header(head, schema)
     frames = _csv_frames(chain([first], blocks), header, delimiter)
-    yield from _chunks(prefetch(rechunk(frames, chunk_rows)), header)
+    estimate = _csv_rows_estimate(path)
+    yield from _chunks(prefetch(rechunk(frames, chunk_rows)), header, estimate)
+
+
+def _csv_rows_estimate(path: Path) -> int:
+    """Lines in the file, judged by those in its first MiB (in its own encoding)."""
+    size = path.stat().st_size
+    with path.open("rb") as f:
+        sample = f.read(1 << 20)
+    lines = sample.count(b"\n")
+    if not lines or len(sample) == size:
+        return lines + (not sample.endswith(b"\n"))
+    return round(size * lines / len(sample))
 
 
 def _csv_head(first: bytes) -> tuple[str, list[list[str | None]]]:
@@ -210,15 +225,17 @@ def _bad_utf8_line(body: bytes, first_row: int) -> int:
     return first_row
 
 
-def _chunks(batches: Iterable[pl.DataFrame], header: Header) -> Iterator[Chunk]:
+def _chunks(
+    batches: Iterable[pl.DataFrame], header: Header, estimate: int | None = None
+) -> Iterator[Chunk]:
     empty = True
     for frame in batches:
         if frame.height:
             empty = False
-            yield Chunk(frame, int(frame.get_column(ROW)[0]), header)
+            yield Chunk(frame, int(frame.get_column(ROW)[0]), header, estimate)
     if empty:
         frame = pl.DataFrame(schema={**dict.fromkeys(header.columns, pl.String), ROW: pl.Int64})
-        yield Chunk(frame, header.row_number + 1, header)
+        yield Chunk(frame, header.row_number + 1, header, estimate)
 
 
 # --- XLSX --------------------------------------------------------------------------------
@@ -239,13 +256,15 @@ def _xlsx_chunks(
             ) from None
         try:
             ws = workbook[sheet] if isinstance(sheet, str) else workbook.worksheets[sheet or 0]
+            recorded = ws.max_row  # from <dimension>, good enough for a progress bar
+            estimate = recorded if isinstance(recorded, int) and recorded > 1 else None
             # Some generators write a wrong <dimension> ("A1"), which would end reading at 1.
             ws.reset_dimensions()
             rows = ws.iter_rows(values_only=True)
             head = [[cell_text(c) for c in row] for row in islice(rows, HEADER_SEARCH_ROWS)]
             header = _find_header(head, schema)
             rest = chain(head[header.row_number :], ([cell_text(c) for c in row] for row in rows))
-            yield from _chunks(_xlsx_frames(rest, header, chunk_rows), header)
+            yield from _chunks(_xlsx_frames(rest, header, chunk_rows), header, estimate)
         finally:
             workbook.close()
 

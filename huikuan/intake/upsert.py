@@ -1,26 +1,36 @@
-"""The write side of a ledger import: a clean frame into the ledger, idempotent and set-based.
+"""The write side of a ledger import: clean frames into the ledger, idempotent and set-based.
 
-``ledger_upsert`` takes the frame the validator produced (one row per receivable item, money in
-Int64 fen, dates as ``pl.Date``) and makes the ledger agree with it:
+``ledger_upsert`` takes the rows the validator produced (one row per receivable item, money in
+Int64 fen, dates as ``pl.Date``), as one frame or as an iterable of chunk frames, and makes the
+ledger agree with them:
 
 - debtors are matched by (kind, ID number), accounts by (creditor, contract number), items by
   (account, item number); what is new is inserted, what differs is updated and audited old →
   new, what is equal is not written at all, and nothing is ever deleted;
-- contacts are only ever added (see ``_contacts``);
+- contacts are only ever added (see ``_Run._contacts``);
 - the balances and the automatic status of every account that gained or changed an item are
   recomputed in one pass.
 
-How: the frame is reshaped with Polars (one frame per table), staged into TEMP tables (COPY on
-PostgreSQL, ``executemany`` on SQLite) and merged with a fixed number of statements (about
-forty), whatever the frame's size; never a statement per row. Each level first builds a *diff
-table* (the existing rows that differ, old and new values side by side) and updates from it: the
-diff is what the audit needs (RETURNING cannot give old values before PostgreSQL 18), and an
-update that only touches differing rows is what makes the second import of a file write
-nothing. New rows get their ids up front and go in with one ``INSERT ... SELECT`` per table; a
-concurrent writer inserting the same key makes the import fail and roll back rather than
-silently merge. New accounts are inserted with their balances and status already computed from
-the staged items; existing accounts that gained or changed an item are recomputed with one
-``GROUP BY`` over their items and one ``UPDATE``.
+How: each chunk is checked and reshaped with Polars on its own and appended to one TEMP table
+of rows (COPY on PostgreSQL, ``executemany`` on SQLite), so neither side ever holds the whole
+file. Then everything is merged with a fixed number of statements (about fifty), whatever the
+size; never a statement per row. Whatever needs the whole file is done in SQL on the staged
+rows: one account per contract (and the rows of one contract that contradict each other),
+one debtor per ID number, one contact per phone, and repeated (contract, item) keys (suspected
+across chunks from a 64-bit hash per key, ``duplicates.SeenKeys``, then confirmed in SQL).
+"First" means first in the input (the staged ``seq``), so chunks give what one frame gives.
+Each level first builds a *diff table* (the existing rows that differ, old and new values side
+by side) and updates from it: the diff is what the audit needs (RETURNING cannot give old values
+before PostgreSQL 18), and an update that only touches differing rows is what makes the second
+import of a file write nothing. New rows get their ids up front and go in with one ``INSERT ...
+SELECT`` per table; a concurrent writer inserting the same key makes the import fail and roll
+back rather than silently merge. New accounts are inserted with their balances and status
+already computed from the staged items; existing accounts that gained or changed an item are
+recomputed with one ``GROUP BY`` over their items and one ``UPDATE``.
+
+A load that at least doubles the ledger (a first import of a big portfolio) drops the ledger
+tables' indexes on PostgreSQL and rebuilds them after, as ``pg_restore`` does
+(``huikuan.lib.bulk``, ``_Run._bulk_begin``, docs/decisions/0002-bulk-import.md).
 
 Policies (the docstrings of the helpers say why):
 
@@ -32,6 +42,7 @@ Policies (the docstrings of the helpers say why):
   file may raise paid but never lower it (``_Run._resolve_items``).
 - A contract that exists in another portfolio or under another debtor is not touched; its rows
   come back as conflicts, as do rows that contradict each other or the money already posted.
+  The debtors and contacts of such rows are not written either.
 - Created rows are covered by one ``import.ledger`` event with the counts; each updated row and
   each status the import moves has its own event.
 - On PostgreSQL imports take one advisory lock (so two never race to create the same debtor)
@@ -41,16 +52,17 @@ Policies (the docstrings of the helpers say why):
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 import polars as pl
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 
 from huikuan.audit.services import Change, audit_record_many
+from huikuan.intake.duplicates import SeenKeys, key_hash
 from huikuan.ledger import domain
 from huikuan.ledger.models import (
     Account,
@@ -62,6 +74,7 @@ from huikuan.ledger.models import (
     ReceivableItem,
 )
 from huikuan.ledger.services import portfolio_today
+from huikuan.lib import bulk
 from huikuan.lib._translate import _
 
 # --- the input ------------------------------------------------------------------------------
@@ -111,8 +124,16 @@ ALLOWED = {
 }
 AMOUNTS = ("principal_fen", "principal_due_fen", "interest_due_fen", "fee_due_fen", "paid_fen")
 COMPONENTS = tuple(c.value for c in domain.Component)
-# Account fields that must agree on every row of one contract (nulls aside).
-CONTRACT_FIELDS = ("debtor_kind", "id_number", "product", "currency", "principal_fen", "open_date")
+# Account fields that must agree on every row of one contract (nulls aside), by their names in
+# the frame and in the staged rows.
+CONTRACT_FIELDS = {
+    "debtor_kind": "debtor_kind",
+    "id_number": "id_number",
+    "product": "product",
+    "currency": "currency",
+    "principal_fen": "principal",
+    "open_date": "open_date",
+}
 
 CONFLICT_SCHEMA: dict[str, pl.DataType] = {
     "row": pl.Int64(),
@@ -126,6 +147,37 @@ REASON = "Ledger import"  # stored untranslated, like the services' reasons
 
 # Taken by every import on PostgreSQL, so two imports never race to create one debtor.
 _ADVISORY_LOCK = 0x48_75_69_6B_75_61_6E  # "Huikuan"
+
+# The staged rows, one per receivable item: the TEMP table every chunk is appended to.
+_TEXTS = (
+    "debtor_name",
+    "debtor_kind",
+    "id_number",
+    "region",
+    "phone",
+    "address",
+    "email",
+    "guarantor_name",
+    "guarantor_phone",
+    "contract_no",
+    "product",
+    "currency",
+)
+STAGED: dict[str, str] = {
+    "seq": "int",  # position in the input across chunks: "first" is the lowest
+    "src_row": "int",  # the row number reported to the user
+    **dict.fromkeys(_TEXTS, "text"),
+    "principal": "money",
+    "open_date": "date",
+    "open_default": "date",  # a month before the due date (see _stage_frame)
+    "item_no": "text",
+    "number": "text",
+    "kind": "text",
+    "due_date": "date",
+    **{f"{c}_due": "money" for c in COMPONENTS},
+    **{f"{c}_paid": "money" for c in COMPONENTS},
+}
+ProgressFn = Callable[[str, int, int], None]
 
 
 class UpsertError(ValueError):
@@ -169,6 +221,17 @@ class UpsertResult:
         return any(v for k, v in self.counts().items() if k not in ("rows", "conflicts"))
 
 
+class UpsertConflicts(Exception):
+    """Raised, with the transaction rolled back, when ``refuse_conflicts`` met a conflict.
+
+    ``result`` tells what the import would have done, its ``conflicts`` why it did not.
+    """
+
+    def __init__(self, result: UpsertResult) -> None:
+        super().__init__(f"{result.conflicts.height} conflicts")
+        self.result = result
+
+
 # --- the API --------------------------------------------------------------------------------
 
 
@@ -193,49 +256,39 @@ def ledger_upsert(
     *,
     creditor: Creditor,
     portfolio: Portfolio,
-    frame: pl.DataFrame,
+    frame: pl.DataFrame | Iterable[pl.DataFrame],
     actor: Any,
     source: str = "",
+    refuse_conflicts: bool = False,
+    progress: ProgressFn | None = None,
 ) -> UpsertResult:
-    """Make the ledger agree with ``frame``, in one transaction; see the module docstring.
+    """Make the ledger agree with ``frame`` (one frame, or chunks of one file in order), in
+    one transaction; see the module docstring.
 
-    Raises ``UpsertError`` (nothing written) when the frame is not a clean ledger frame.
+    Chunks are read one at a time while the transaction is open, so a generator may validate
+    them as they come; an exception it raises rolls everything back. With
+    ``refuse_conflicts`` any conflict rolls everything back too, by raising
+    :class:`UpsertConflicts`. ``progress`` gets ``("import", step, steps)`` as the merge goes.
+    Raises ``UpsertError`` (nothing written) when a frame is not a clean ledger frame.
     """
     if portfolio.creditor_id != creditor.pk:
         raise UpsertError(_("The portfolio belongs to another creditor."))
-    rows, conflicts = _prepare(frame)
-    if rows.is_empty():
-        return UpsertResult(rows=frame.height, conflicts=conflicts)
+    frames = [frame] if isinstance(frame, pl.DataFrame) else frame
     order = domain.parse_order(portfolio.allocation_order)
     with transaction.atomic(), connection.cursor() as cursor:
-        run = _Run(cursor, creditor=creditor, portfolio=portfolio)
-        result = run.upsert(rows, conflicts, order=order, total=frame.height)
+        run = _Run(cursor, creditor=creditor, portfolio=portfolio, order=order)
+        run.begin()
+        for chunk in frames:
+            run.stage(chunk)
+        result = run.merge(progress)
+        if refuse_conflicts and result.conflicts.height:
+            raise UpsertConflicts(result)
         run.audit(actor, result, source)
         run.drop_stages()
     return result
 
 
-# --- preparing the frame (Polars, no database) ----------------------------------------------
-
-
-def _prepare(frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """The rows to import and the conflicts found inside the frame itself."""
-    rows = _conform(frame)
-    _check(rows)
-    inconsistent = _inconsistent_contracts(rows)
-    overpaid = rows.filter(
-        pl.col("paid_fen") > pl.sum_horizontal(f"{c}_due_fen" for c in COMPONENTS)
-    ).select(
-        "src_row",
-        "contract_no",
-        "item_no",
-        code=pl.lit("paid_exceeds_due"),
-        field=pl.lit("paid"),
-        extra=pl.lit(""),
-    )
-    conflicts = pl.concat([inconsistent, overpaid])
-    rows = rows.join(conflicts.select("src_row"), on="src_row", how="anti", maintain_order="left")
-    return rows, _conflict_frame(conflicts.rows())
+# --- one chunk (Polars, no database) --------------------------------------------------------
 
 
 def _conform(frame: pl.DataFrame) -> pl.DataFrame:
@@ -275,18 +328,22 @@ def _check(rows: pl.DataFrame) -> None:
             raise UpsertError(message % {"rows": ", ".join(map(str, found)), "field": column})
 
 
+def _repeated_message() -> str:
+    return _("Rows %(rows)s: the contract number and item number repeat an earlier row.")
+
+
 def _problems() -> list[tuple[str, pl.Expr, str]]:
     required = _("Rows %(rows)s: “%(field)s” is empty.")
     unknown = _("Rows %(rows)s: “%(field)s” is not one of the known values.")
     negative = _("Rows %(rows)s: “%(field)s” is negative.")
     long = _("Rows %(rows)s: “%(field)s” is longer than the ledger can hold.")
-    repeated = _("Rows %(rows)s: the contract number and item number repeat an earlier row.")
     return [
         *((c, pl.col(c).is_null(), required) for c in FRAME_SCHEMA if c not in OPTIONAL),
         *((c, ~pl.col(c).is_in(values), unknown) for c, values in ALLOWED.items()),
         *((c, pl.col(c) < 0, negative) for c in AMOUNTS),
         *((c, pl.col(c).str.len_chars() > n, long) for c, n in _max_lengths().items()),
-        ("item_no", pl.struct("contract_no", "number").is_duplicated(), repeated),
+        # Within the chunk; across chunks see _Run.stage.
+        ("item_no", pl.struct("contract_no", "number").is_duplicated(), _repeated_message()),
     ]
 
 
@@ -311,90 +368,20 @@ def _max_lengths() -> dict[str, int]:
     }
 
 
-def _inconsistent_contracts(rows: pl.DataFrame) -> pl.DataFrame:
-    """Rows of contracts whose rows disagree on an account field: none of them is imported."""
-    per = rows.group_by("contract_no").agg(
-        [pl.col(c).drop_nulls().n_unique().alias(c) for c in CONTRACT_FIELDS]
-    )
-    first_bad = pl.coalesce([pl.when(pl.col(c) > 1).then(pl.lit(c)) for c in CONTRACT_FIELDS])
-    bad = per.select("contract_no", field=first_bad).drop_nulls("field")
-    return rows.join(bad, on="contract_no", maintain_order="left").select(
-        "src_row",
-        "contract_no",
-        "item_no",
-        code=pl.lit("contract_inconsistent"),
-        field="field",
-        extra="field",
-    )
+def _overpaid() -> pl.Expr:
+    return pl.col("paid_fen") > pl.sum_horizontal(f"{c}_due_fen" for c in COMPONENTS)
 
 
-def _accounts_frame(rows: pl.DataFrame) -> pl.DataFrame:
-    """One row per contract, with the defaults used when the account is created."""
-    return rows.group_by("contract_no", maintain_order=True).agg(
-        pl.col("debtor_kind", "id_number", "product", "currency", "src_row").first(),
-        pl.col("principal_fen").drop_nulls().first().alias("principal"),
-        pl.col("open_date").drop_nulls().first(),
-        pl.col("principal_due_fen").sum().alias("principal_default"),
-        # A monthly schedule's first installment falls a month after the money was paid out.
-        pl.col("due_date").min().dt.offset_by("-1mo").alias("open_default"),
-    )
+def _stage_frame(
+    rows: pl.DataFrame, order: Sequence[domain.Component], first_seq: int
+) -> pl.DataFrame:
+    """A chunk's rows as staged (``STAGED``): the paid total spread over the components in
+    the allocation order, money still in fen.
 
-
-def _debtors_frame(rows: pl.DataFrame) -> pl.DataFrame:
-    """One row per (kind, ID number); the first name and the first region given win."""
-    return (
-        rows.group_by("debtor_kind", "id_number", maintain_order=True)
-        .agg(
-            pl.col("debtor_name").first().alias("name"),
-            pl.col("region").drop_nulls().first(),
-        )
-        .with_columns(
-            # The division code leads a resident ID and sits at 3–8 in a credit code.
-            region_default=pl.when(pl.col("debtor_kind") == Debtor.Kind.ENTERPRISE)
-            .then(pl.col("id_number").str.slice(2, 6))
-            .otherwise(pl.col("id_number").str.slice(0, 6))
-        )
-    )
-
-
-def _contacts_frame(rows: pl.DataFrame) -> pl.DataFrame:
-    """The debtor's own contact and the guarantor, one row per contact key (see ``_contacts``)."""
-    debtor = [pl.col("debtor_kind"), pl.col("id_number")]
-    own = rows.filter(pl.any_horizontal(pl.col("phone", "email", "address").is_not_null())).select(
-        *debtor,
-        relation=pl.lit(Contact.Relation.SELF.value),
-        name=pl.col("debtor_name"),
-        phone=pl.col("phone").fill_null(""),
-        email=pl.col("email").fill_null(""),
-        address=pl.col("address").fill_null(""),
-    )
-    guarantor = rows.filter(
-        pl.any_horizontal(pl.col("guarantor_name", "guarantor_phone").is_not_null())
-    ).select(
-        *debtor,
-        relation=pl.lit(Contact.Relation.GUARANTOR.value),
-        name=pl.col("guarantor_name").fill_null(""),
-        phone=pl.col("guarantor_phone").fill_null(""),
-        email=pl.lit(""),
-        address=pl.lit(""),
-    )
-    both = pl.concat([own, guarantor])
-    rest = pl.when(pl.col("phone") == "").then(
-        pl.concat_str("name", "email", "address", separator="\x1f")
-    )
-    return (
-        both.with_columns(rest=rest.fill_null(""))
-        .unique(
-            ["debtor_kind", "id_number", "relation", "phone", "rest"],
-            keep="first",
-            maintain_order=True,
-        )
-        .drop("rest")
-    )
-
-
-def _items_frame(rows: pl.DataFrame, order: Sequence[domain.Component]) -> pl.DataFrame:
-    """Items in fen; the paid total spread over the components in the allocation order."""
+    ``open_default`` is each row's due date a month back; the minimum over a contract is the
+    month before its first due date (the shift keeps the order of dates), which is when a
+    monthly schedule's money was paid out.
+    """
     left = pl.col("paid_fen")
     paid = {}
     for component in order:
@@ -402,14 +389,18 @@ def _items_frame(rows: pl.DataFrame, order: Sequence[domain.Component]) -> pl.Da
         paid[f"{component.value}_paid"] = take
         left = left - take
     return rows.select(
-        "src_row",
-        "contract_no",
-        "number",
-        "item_no",
-        "due_date",
+        seq=pl.int_range(first_seq, first_seq + pl.len(), dtype=pl.Int64),
+        src_row=pl.col("src_row"),
+        **{c: pl.col(c) for c in _TEXTS},
+        principal=pl.col("principal_fen"),
+        open_date=pl.col("open_date"),
+        open_default=pl.col("due_date").dt.offset_by("-1mo"),
+        item_no=pl.col("item_no"),
+        number=pl.col("number"),
         kind=pl.col("item_kind"),
+        due_date=pl.col("due_date"),
         **{f"{c}_due": pl.col(f"{c}_due_fen") for c in COMPONENTS},
-        **paid,
+        **{f"{c}_paid": paid[f"{c}_paid"] for c in COMPONENTS},
     )
 
 
@@ -494,14 +485,29 @@ class _Sql:
             return (fen.cast(pl.Decimal(38, 0)) * pl.lit(Decimal("0.01"))).cast(pl.Decimal(20, 2))
         return fen
 
-    def column_type(self, dtype: pl.DataType) -> str:
-        if isinstance(dtype, pl.Decimal):
-            return "numeric(20, 2)"
-        if dtype.is_integer():
-            return "bigint" if self.postgres else "INTEGER"
-        if dtype == pl.Date:
-            return "date" if self.postgres else "TEXT"
-        return "text" if self.postgres else "TEXT"
+    def column_type(self, kind: str) -> str:
+        if self.postgres:
+            return {"int": "bigint", "text": "text", "date": "date", "money": "numeric(20, 2)"}[
+                kind
+            ]
+        return {"int": "INTEGER", "text": "TEXT", "date": "TEXT", "money": "INTEGER"}[kind]
+
+    def first_per_key(self, source: str, keys: Sequence[str], columns: Sequence[str]) -> str:
+        """SELECT ``columns`` (over alias ``s``) and ``seq`` of the first row (lowest ``s.seq``)
+        of each distinct ``keys`` of ``source``; one pass either way.
+
+        SQLite documents that with a single ``MIN()`` the other columns come from the row that
+        holds the minimum; PostgreSQL has ``DISTINCT ON``.
+        """
+        if self.postgres:  # bytewise: the same groups, a sort without the locale's rules
+            keys = [f'{k} COLLATE "C"' for k in keys]
+        key, cols = ", ".join(keys), ", ".join(columns)
+        if self.postgres:
+            return (
+                f"SELECT DISTINCT ON ({key}) {cols}, s.seq AS seq FROM {source} "  # noqa: S608
+                f"ORDER BY {key}, s.seq"
+            )
+        return f"SELECT {cols}, MIN(s.seq) AS seq FROM {source} GROUP BY {key}"  # noqa: S608
 
 
 @dataclass(frozen=True)
@@ -516,6 +522,10 @@ class _Field:
 DEBTOR, CONTACT = Debtor._meta.db_table, Contact._meta.db_table
 ACCOUNT, PORTFOLIO = Account._meta.db_table, Portfolio._meta.db_table
 ITEM, ALLOCATION = ReceivableItem._meta.db_table, Allocation._meta.db_table
+LEDGER_TABLES = (DEBTOR, CONTACT, ACCOUNT, ITEM)
+# What a bulk load locks: the tables it loads, and those their foreign keys point to, except
+# users and teams (see _Run._bulk_begin).
+BULK_LOCKED = (*LEDGER_TABLES, Creditor._meta.db_table, PORTFOLIO)
 DEBTOR_FIELDS = (_Field("name"), _Field("region", new="COALESCE(u.region, {old})"))
 ACCOUNT_FIELDS = (
     _Field("product"),
@@ -542,44 +552,105 @@ def _literal(value: str) -> str:
 class _Run:
     """One import inside its transaction: staging tables, statements, collected audit changes.
 
-    Every statement works on whole staging tables, so their number does not grow with the
-    frame: about forty, whatever its size.
+    ``begin``, then ``stage`` for each chunk, then ``merge`` once. Every statement of the
+    merge works on whole staging tables, so their number does not grow with the input.
     """
 
-    def __init__(self, cursor: Any, *, creditor: Creditor, portfolio: Portfolio) -> None:
+    def __init__(
+        self,
+        cursor: Any,
+        *,
+        creditor: Creditor,
+        portfolio: Portfolio,
+        order: Sequence[domain.Component],
+    ) -> None:
         self.cursor = cursor
         self.sql = _Sql(connection.vendor == "postgresql")
-        self.creditor, self.portfolio = creditor, portfolio
+        self.creditor, self.portfolio, self.order = creditor, portfolio, order
         ops = connection.ops
         self.now = ops.adapt_datetimefield_value(timezone.now())
         self.as_of = ops.adapt_datefield_value(portfolio_today(portfolio))
         self.stages: list[str] = []
         self.changes: list[Change] = []
+        self.conflicts: list[pl.DataFrame] = []
+        self.total = 0  # rows given
+        self.staged = 0  # rows staged
+        self.keys = SeenKeys()  # (contract, item) keys of earlier chunks, hashed
+        self.repeats = False  # a key of an earlier chunk came again (maybe: hashes)
+        self.excluded = False  # rows of some contracts were left out after staging
 
-    def upsert(
-        self,
-        rows: pl.DataFrame,
-        conflicts: pl.DataFrame,
-        *,
-        order: Sequence[domain.Component],
-        total: int,
-    ) -> UpsertResult:
+    def begin(self) -> None:
         self._lock()
-        refused = self._match_accounts(_accounts_frame(rows))
-        if not refused.is_empty():
-            conflicts = pl.concat([conflicts, _refused_conflicts(rows, refused)])
-            rows = rows.join(refused, on="contract_no", how="anti", maintain_order="left")
-        debtors_created, debtors_updated = self._debtors(_debtors_frame(rows))
-        contacts_created = self._contacts(_contacts_frame(rows))
-        self._stage(
-            "upsert_item",
-            _items_frame(rows, order),
-            money=[f.column for f in ITEM_FIELDS if f.money],
+        columns = ", ".join(
+            f"{name} {self.sql.column_type(kind)}"
+            + (" PRIMARY KEY" if name == "seq" and not self.sql.postgres else "")
+            for name, kind in STAGED.items()
         )
+        # On SQLite an INTEGER PRIMARY KEY is the rowid: finding a row by seq costs nothing.
+        self._execute(f"DROP TABLE IF EXISTS {self.sql.temp}.upsert_row")
+        self._execute(f"CREATE TEMP TABLE upsert_row ({columns})")
+        self.stages.append("upsert_row")
+
+    def stage(self, frame: pl.DataFrame) -> None:
+        """Check one chunk, note its in-chunk conflicts, append its rows to ``upsert_row``."""
+        self.total += frame.height
+        rows = _conform(frame)
+        _check(rows)
+        if rows.is_empty():
+            return
+        keys = rows.select(key_hash(pl.col("contract_no"), pl.col("number"))).to_series()
+        seq = pl.int_range(self.staged, self.staged + rows.height, eager=True, dtype=pl.Int64)
+        first = self.keys.first_rows(keys, seq)
+        self.repeats = self.repeats or bool((first != seq).any())
+        overpaid = _overpaid().fill_null(False)
+        if rows.select(overpaid.any()).item():
+            found = rows.filter(overpaid).select(
+                "src_row",
+                "contract_no",
+                "item_no",
+                code=pl.lit("paid_exceeds_due"),
+                field=pl.lit("paid"),
+                extra=pl.lit(""),
+            )
+            self.conflicts.append(_conflict_frame(found.rows()))
+            rows = rows.filter(~overpaid)
+        staged = _stage_frame(rows, self.order, self.staged)
+        self._append("upsert_row", staged, money=[c for c, k in STAGED.items() if k == "money"])
+        self.staged += frame.height  # seq counts every given row, staged or not
+
+    def merge(self, progress: ProgressFn | None = None) -> UpsertResult:
+        steps = _Steps(progress, 7)
+        if self.sql.postgres:
+            self._execute("ANALYZE upsert_row")  # autovacuum never analyses temp tables
+        if not self._fetch("SELECT 1 FROM upsert_row LIMIT 1"):
+            steps.finish()
+            return UpsertResult(rows=self.total, conflicts=self._conflicts())
+        if self.repeats:
+            self._refuse_repeats()
+        self._account_table()
+        steps.next()
+        self._match_accounts()
+        if self.excluded:
+            self._execute(
+                "DELETE FROM upsert_row WHERE contract_no NOT IN "
+                "(SELECT contract_no FROM upsert_account_m)"
+            )
+        self._match_debtors()
+        steps.next()
+        restore = self._bulk_begin()
+        debtors_updated, debtors_created = self._write_debtors()
+        contacts_created = self._contacts()
+        steps.next()
         accounts_created, accounts_updated = self._accounts()
-        items_created, items_updated, found = self._items()
+        steps.next()
+        items_created, items_updated = self._items()
+        steps.next()
+        statuses_changed = self._balances()
+        steps.next()
+        self._bulk_end(restore)
+        steps.finish()
         return UpsertResult(
-            rows=total,
+            rows=self.total,
             debtors_created=debtors_created,
             debtors_updated=debtors_updated,
             contacts_created=contacts_created,
@@ -587,8 +658,8 @@ class _Run:
             accounts_updated=accounts_updated,
             items_created=items_created,
             items_updated=items_updated,
-            statuses_changed=self._balances(),
-            conflicts=pl.concat([conflicts, _item_conflicts(rows, found)]).sort("row"),
+            statuses_changed=statuses_changed,
+            conflicts=self._conflicts(),
         )
 
     def audit(self, actor: Any, result: UpsertResult, source: str) -> None:
@@ -607,6 +678,11 @@ class _Run:
 
     # -- plumbing
 
+    def _conflicts(self) -> pl.DataFrame:
+        if not self.conflicts:
+            return pl.DataFrame(schema=CONFLICT_SCHEMA)
+        return pl.concat(self.conflicts).sort("row", maintain_order=True)
+
     def _execute(self, sql: str, params: Sequence[Any] | None = None) -> int:
         self.cursor.execute(sql, params)
         return int(self.cursor.rowcount)
@@ -622,23 +698,28 @@ class _Run:
             # big statement (JIT) cost more than it saved, about half a second a statement.
             self._execute("SET LOCAL work_mem = '256MB'")
             self._execute("SET LOCAL jit = off")
+            # One commit, however big: the job that ran it commits its own status right after,
+            # with a flush that covers this one. See docs/decisions/0002-bulk-import.md.
+            self._execute("SET LOCAL synchronous_commit = off")
+            # The staging tables' statistics need row counts and rough distinct counts only;
+            # a tenth of the default sample gets them (ANALYZE runs a dozen times).
+            self._execute("SET LOCAL default_statistics_target = 10")
 
-    def _stage(self, name: str, frame: pl.DataFrame, money: Sequence[str] = ()) -> None:
-        """A temp table holding ``frame`` (``money``: its fen columns), by COPY on PostgreSQL,
+    def _append(self, name: str, frame: pl.DataFrame, money: Sequence[str] = ()) -> None:
+        """Append ``frame`` (``money``: its fen columns) to a temp table, by COPY on PostgreSQL,
         by executemany on SQLite."""
         frame = frame.with_columns(self.sql.stage_money(pl.col(c)) for c in money)
-        self._execute(f"DROP TABLE IF EXISTS {self.sql.temp}.{name}")
-        columns = ", ".join(f"{c} {self.sql.column_type(t)}" for c, t in frame.schema.items())
-        self._execute(f"CREATE TEMP TABLE {name} ({columns})")
-        self.stages.append(name)
         if self.sql.postgres:
             self._copy(name, frame)
-            self._execute(f"ANALYZE {name}")  # autovacuum never analyses temp tables
             return
         marks = ", ".join(["%s"] * frame.width)
         text = frame.with_columns(pl.col(pl.Date).dt.to_string("%Y-%m-%d"))
+        columns = ", ".join(frame.columns)
         for block in text.iter_slices(50_000):
-            self.cursor.executemany(f"INSERT INTO {name} VALUES ({marks})", block.rows())  # noqa: S608
+            self.cursor.executemany(
+                f"INSERT INTO {name} ({columns}) VALUES ({marks})",  # noqa: S608
+                block.rows(),
+            )
 
     def _copy(self, name: str, frame: pl.DataFrame) -> None:
         statement = f"COPY {name} ({', '.join(frame.columns)}) FROM STDIN (FORMAT csv, NULL '\\N')"
@@ -682,16 +763,72 @@ class _Run:
         number = f"ROW_NUMBER() OVER (PARTITION BY {new} ORDER BY {order})"
         return f"CASE WHEN {new} THEN %s + {number} END", [base]
 
+    def _conflict_rows(self, join: str, code: str, field: str, extra: str) -> None:
+        """Report every staged row of the contracts in ``join`` (a table with contract_no)."""
+        found = self._fetch(
+            f"""SELECT r.src_row, r.contract_no, r.item_no, {code}, {field}, {extra}
+                FROM upsert_row r JOIN {join} x ON x.contract_no = r.contract_no
+                ORDER BY r.seq"""  # noqa: S608
+        )
+        self.conflicts.append(_conflict_frame(found))
+        self.excluded = True
+
+    # -- what needs the whole input: repeated keys, one account per contract
+
+    def _refuse_repeats(self) -> None:
+        """A (contract, item) key of one chunk came again in a later one, by its hash: make
+        sure, and refuse the input as one frame would be refused."""
+        found = self._fetch(
+            """SELECT r.src_row FROM upsert_row r JOIN (
+                   SELECT contract_no, number FROM upsert_row
+                   GROUP BY contract_no, number HAVING COUNT(*) > 1) d
+                 ON d.contract_no = r.contract_no AND d.number = r.number
+               ORDER BY r.seq LIMIT 5"""
+        )
+        if found:
+            rows = ", ".join(str(row) for (row,) in found)
+            raise UpsertError(_repeated_message() % {"rows": rows})
+
+    def _account_table(self) -> None:
+        """One row per contract with the defaults used when the account is created; contracts
+        whose rows disagree on an account field (``CONTRACT_FIELDS``) are reported, row by row,
+        and left out altogether.
+
+        MIN and MAX differ exactly when a column holds two different values (nulls aside), and
+        when they agree MIN is the value.
+        """
+        fields = CONTRACT_FIELDS.items()
+        first_bad = " ".join(
+            f"WHEN MIN({c}) <> MAX({c}) THEN {_literal(name)}" for name, c in fields
+        )
+        # What is open, for the balances of the accounts that will be created (all their
+        # items are in the file): one pass over the rows serves both.
+        sums, oldest = self._open_sums("upsert_row", read=lambda column: column, prefix="open_")
+        self._create(
+            "upsert_account",
+            f"""SELECT contract_no, {", ".join(f"MIN({c}) AS {c}" for _n, c in fields)},
+                       MIN(seq) AS seq, SUM(principal_due) AS principal_default,
+                       MIN(open_default) AS open_default, {sums}, {oldest} AS oldest,
+                       CASE {first_bad} END AS bad
+                FROM upsert_row GROUP BY contract_no""",  # noqa: S608
+        )
+        if self._fetch("SELECT 1 FROM upsert_account WHERE bad IS NOT NULL LIMIT 1"):
+            self._create(
+                "upsert_bad", "SELECT contract_no, bad FROM upsert_account WHERE bad IS NOT NULL"
+            )
+            self._index("upsert_bad", "contract_no")
+            self._conflict_rows("upsert_bad", "'contract_inconsistent'", "x.bad", "x.bad")
+            self._execute("DELETE FROM upsert_account WHERE bad IS NOT NULL")
+
     # -- accounts: which contracts may be imported
 
-    def _match_accounts(self, accounts: pl.DataFrame) -> pl.DataFrame:
-        """Stage the contracts and find their accounts; return those the import must not touch.
+    def _match_accounts(self) -> None:
+        """Find the contracts' accounts; report and leave out those the import must not touch.
 
         Locks the existing accounts (by id, as the payment services do) before any item is
         read, so a payment posted meanwhile either precedes the reads or waits for the commit.
         """
-        self._stage("upsert_account", accounts, money=("principal", "principal_default"))
-        new_id, params = self._new_id(Account, "a.id IS NULL", "u.src_row")
+        new_id, params = self._new_id(Account, "a.id IS NULL", "u.seq")
         self._create(
             "upsert_account_m",
             f"""SELECT u.*, COALESCE(a.id, {new_id}) AS account_id,
@@ -709,16 +846,22 @@ class _Run:
             "created = 0 AND (o_portfolio_id <> %s OR o_kind <> debtor_kind "
             "OR o_id_number <> id_number)"
         )
-        found = self._fetch(
-            f"""SELECT contract_no,
-                       CASE WHEN o_portfolio_id <> %s THEN 'portfolio_mismatch'
-                            ELSE 'debtor_mismatch' END,
-                       CASE WHEN o_portfolio_id <> %s THEN 'portfolio' ELSE 'debtor' END,
-                       CASE WHEN o_portfolio_id <> %s THEN o_portfolio_code ELSE '' END
-                FROM upsert_account_m WHERE {clash}""",  # noqa: S608
-            [pk, pk, pk, pk],
-        )
-        self._execute(f"DELETE FROM upsert_account_m WHERE {clash}", [pk])  # noqa: S608
+        if self._fetch(f"SELECT 1 FROM upsert_account_m WHERE {clash} LIMIT 1", [pk]):  # noqa: S608
+            self._create(
+                "upsert_refused",
+                f"""SELECT contract_no,
+                           CASE WHEN o_portfolio_id <> %s THEN 'portfolio_mismatch'
+                                ELSE 'debtor_mismatch' END AS code,
+                           CASE WHEN o_portfolio_id <> %s THEN 'portfolio' ELSE 'debtor' END
+                               AS field,
+                           CASE WHEN o_portfolio_id <> %s THEN o_portfolio_code ELSE '' END
+                               AS extra
+                    FROM upsert_account_m WHERE {clash}""",  # noqa: S608
+                [pk, pk, pk, pk],
+            )
+            self._index("upsert_refused", "contract_no")
+            self._conflict_rows("upsert_refused", "x.code", "x.field", "x.extra")
+            self._execute(f"DELETE FROM upsert_account_m WHERE {clash}", [pk])  # noqa: S608
         self._index("upsert_account_m", "contract_no")
         self._index("upsert_account_m", "account_id")
         if self.sql.postgres:
@@ -727,28 +870,121 @@ class _Run:
                     JOIN upsert_account_m m ON m.account_id = a.id AND m.created = 0
                     ORDER BY a.id FOR UPDATE OF a) locked"""  # noqa: S608
             )
-        schema = dict.fromkeys(("contract_no", "code", "field", "extra"), pl.String)
-        return pl.DataFrame(found, schema=schema, orient="row")
+
+    # -- a big first load: indexes rebuilt rather than maintained (PostgreSQL)
+
+    def _bulk_begin(self) -> list[str]:
+        """Drop the ledger tables' indexes when this import at least doubles the accounts
+        (``bulk.worthwhile``); return the statements that rebuild them.
+
+        The drop needs an ``ACCESS EXCLUSIVE`` lock, held to the commit, on the four tables
+        and on creditors and portfolios (dropping a foreign key locks the table it points
+        to): nobody reads them meanwhile, for about forty seconds at a million accounts.
+        Imports that size are first loads, so little is lost; and when someone is reading
+        them right now the import waits at most five seconds for the lock, then goes on with
+        the indexes in place rather than queue every reader behind it. The foreign keys to
+        creditors and portfolios go too because their checks are the costliest part left
+        (about 4 µs a row each: 8 of 60 seconds for a million single-invoice accounts); those
+        to users and teams stay, as every request reads those tables, and an empty collector
+        or team costs next to nothing to check. See docs/decisions/0002-bulk-import.md.
+        """
+        if not self.sql.postgres:
+            return []
+        new = self._fetch("SELECT COUNT(*) FROM upsert_account_m WHERE created = 1")[0][0]
+        minimum = bulk.BULK_MIN_ROWS
+        if new < minimum:
+            return []
+        existing = self._fetch(
+            f"SELECT COUNT(*) FROM (SELECT 1 FROM {ACCOUNT} LIMIT %s) a",  # noqa: S608
+            [new + 1],
+        )[0][0]
+        if not bulk.worthwhile(new, existing, minimum):
+            return []
+        names = ", ".join(BULK_LOCKED)
+        try:
+            with transaction.atomic():  # a savepoint: a lock that times out changes nothing
+                self._execute("SET LOCAL lock_timeout = '5s'")
+                self._execute(f"LOCK TABLE {names} IN ACCESS EXCLUSIVE MODE")
+        except OperationalError:
+            return []
+        finally:
+            self._execute("SET LOCAL lock_timeout = DEFAULT")
+        self._execute("SET LOCAL maintenance_work_mem = '1GB'")
+        # A table with foreign key checks queued (by an enclosing transaction) cannot be
+        # altered: run them first.
+        self._execute("SET CONSTRAINTS ALL IMMEDIATE")
+        self._execute("SET CONSTRAINTS ALL DEFERRED")
+        return bulk.drop_for_load(self.cursor, LEDGER_TABLES, referenced=BULK_LOCKED)
+
+    def _bulk_end(self, restore: Sequence[str]) -> None:
+        if not restore:
+            return
+        # The checks of the foreign keys that stayed (to creditors, portfolios...) are queued
+        # for the commit; no table with queued checks can be altered, so they run now.
+        self._execute("SET CONSTRAINTS ALL IMMEDIATE")
+        self._execute("SET LOCAL default_statistics_target = DEFAULT")  # these stay
+        for table in LEDGER_TABLES:  # statistics first: the key checks plan with them
+            self._execute(f"ANALYZE {table}")
+        for statement in restore:
+            self._execute(statement)
+        self._execute("SET CONSTRAINTS ALL DEFERRED")
 
     # -- debtors and contacts
 
-    def _debtors(self, debtors: pl.DataFrame) -> tuple[int, int]:
-        self._stage("upsert_debtor", debtors)
-        new_id, params = self._new_id(Debtor, "m.id IS NULL", "u.id_number")
-        # No unique constraint on (kind, id_number) yet: the oldest of equal debtors is the one.
+    def _match_debtors(self) -> None:
+        """One debtor per (kind, ID number): the name of its first row, the first region given;
+        matched with the ledger's (one per key, by a unique constraint)."""
+        key = ["s.id_number", "s.debtor_kind"]  # the selective column first sorts faster
+        first = self.sql.first_per_key(
+            "upsert_row s",
+            key,
+            [
+                "s.debtor_kind AS debtor_kind",
+                "s.id_number AS id_number",
+                "s.debtor_name AS name",
+                "s.region AS region",
+            ],
+        )
+        # The division code leads a resident ID and sits at 3–8 in a credit code.
+        enterprise = _literal(Debtor.Kind.ENTERPRISE)
+        new_id, params = self._new_id(Debtor, "m.id IS NULL", "u.seq")
         self._create(
             "upsert_debtor_m",
             f"""SELECT u.*, COALESCE(m.id, {new_id}) AS debtor_id,
-                       CASE WHEN m.id IS NULL THEN 1 ELSE 0 END AS created
-                FROM upsert_debtor u LEFT JOIN (
-                    SELECT d.kind AS kind, d.id_number AS id_number, MIN(d.id) AS id
-                    FROM {DEBTOR} d JOIN upsert_debtor s
-                      ON s.id_number = d.id_number AND s.debtor_kind = d.kind
-                    GROUP BY d.kind, d.id_number) m
-                  ON m.id_number = u.id_number AND m.kind = u.debtor_kind""",  # noqa: S608
+                       CASE WHEN m.id IS NULL THEN 1 ELSE 0 END AS created,
+                       CASE WHEN u.debtor_kind = {enterprise}
+                            THEN SUBSTR(u.id_number, 3, 6)
+                            ELSE SUBSTR(u.id_number, 1, 6) END AS region_default
+                FROM ({first}) u
+                LEFT JOIN {DEBTOR} m ON m.id_number = u.id_number AND m.kind = u.debtor_kind""",  # noqa: S608
             params,
         )
+        self._index("upsert_debtor_m", "id_number", "debtor_kind")
+        # The validator always gives a region; a frame may leave it to a later row.
+        if self._fetch("SELECT 1 FROM upsert_debtor_m WHERE region IS NULL LIMIT 1"):
+            self._create(
+                "upsert_debtor_r",
+                self.sql.first_per_key(
+                    "upsert_row s WHERE s.region IS NOT NULL",
+                    key,
+                    [
+                        "s.debtor_kind AS debtor_kind",
+                        "s.id_number AS id_number",
+                        "s.region AS region",
+                    ],
+                ),
+            )
+            self._index("upsert_debtor_r", "id_number", "debtor_kind")
+            self._execute(
+                """UPDATE upsert_debtor_m SET region = (
+                       SELECT r.region FROM upsert_debtor_r r
+                       WHERE r.id_number = upsert_debtor_m.id_number
+                         AND r.debtor_kind = upsert_debtor_m.debtor_kind)
+                   WHERE region IS NULL"""
+            )
         self._diff_table("upsert_debtor_d", Debtor, "upsert_debtor_m", "debtor_id", DEBTOR_FIELDS)
+
+    def _write_debtors(self) -> tuple[int, int]:
         updated = self._apply("upsert_debtor_d", Debtor, DEBTOR_FIELDS, action="debtor.update")
         created = self._execute(
             f"""INSERT INTO {DEBTOR} (id, kind, name, id_number, region, created_at)
@@ -757,20 +993,58 @@ class _Run:
                 FROM upsert_debtor_m WHERE created = 1""",  # noqa: S608
             [self.now],
         )
-        self._index("upsert_debtor_m", "id_number", "debtor_kind")
-        return created, updated
+        return updated, created
 
-    def _contacts(self, contacts: pl.DataFrame) -> int:
+    def _contacts(self) -> int:
         """Add the contacts the debtor lacks; never change or remove one.
 
         A contact is known when the debtor has one with the same relation and phone, or, for
         a contact without a phone, the same name, email and address. Known contacts are left
         as they are: collectors verify and correct them in Huikuan, and a file must not undo
-        that.
+        that. The file's own repeats count once, as their first row gives them.
         """
-        if contacts.is_empty():
-            return 0
-        self._stage("upsert_contact", contacts)
+        # Own contacts and guarantors apart (the relation is part of the key): two sorts of
+        # the rows they come from, rather than one of both kinds copied together.
+        debtor = ["s.id_number", "s.debtor_kind"]  # the selective column first sorts faster
+        phone = "COALESCE(s.phone, '')"
+        own = {
+            "name": "s.debtor_name",
+            "email": "COALESCE(s.email, '')",
+            "address": "COALESCE(s.address, '')",
+        }
+        self._create(
+            "upsert_contact",
+            self.sql.first_per_key(
+                "upsert_row s WHERE s.phone IS NOT NULL OR s.email IS NOT NULL "
+                "OR s.address IS NOT NULL",
+                [*debtor, phone, *(f"CASE WHEN {phone} = '' THEN {v} END" for v in own.values())],
+                [
+                    "s.debtor_kind AS debtor_kind",
+                    "s.id_number AS id_number",
+                    f"{_literal(Contact.Relation.SELF)} AS relation",
+                    f"{phone} AS phone",
+                    *(f"{v} AS {k}" for k, v in own.items()),
+                ],
+            ),
+        )
+        phone, name = "COALESCE(s.guarantor_phone, '')", "COALESCE(s.guarantor_name, '')"
+        guarantors = self.sql.first_per_key(
+            "upsert_row s WHERE s.guarantor_name IS NOT NULL OR s.guarantor_phone IS NOT NULL",
+            [*debtor, phone, f"CASE WHEN {phone} = '' THEN {name} END"],
+            [
+                "s.debtor_kind",
+                "s.id_number",
+                _literal(Contact.Relation.GUARANTOR),
+                phone,
+                name,
+                "''",
+                "''",
+            ],
+        )
+        self._execute(
+            "INSERT INTO upsert_contact (debtor_kind, id_number, relation, phone, name, email, "
+            f"address, seq) {guarantors}"
+        )
         insert = f"""INSERT INTO {CONTACT}
                 (debtor_id, relation, name, phone, email, address, verified, do_not_contact)
             SELECT d.debtor_id, c.relation, c.name, c.phone, c.email, c.address, FALSE, FALSE
@@ -803,25 +1077,18 @@ class _Run:
     def _insert_accounts(self) -> int:
         """New accounts, with the balances and status of their items already in place.
 
-        A new account's items all come from the file, so its aggregates are sums over the
-        staged items; writing them with the INSERT spares rewriting every new row (and its
-        thirteen index entries) afterwards.
+        A new account's items all come from the file, so its aggregates are the sums over the
+        staged rows ``_account_table`` made; writing them with the INSERT spares rewriting
+        every new row (and its thirteen index entries) afterwards.
         """
         if not self._fetch("SELECT 1 FROM upsert_account_m WHERE created = 1 LIMIT 1"):
             return 0
-        sums, oldest = self._open_sums("s", read=lambda column: column)
-        self._create(
-            "upsert_new_balance",
-            f"""SELECT s.contract_no AS contract_no, {sums}, {oldest} AS oldest
-                FROM upsert_item s JOIN upsert_account_m a ON a.contract_no = s.contract_no
-                WHERE a.created = 1 GROUP BY s.contract_no""",  # noqa: S608
-        )
-        total = " + ".join(f"b.{c}" for c in COMPONENTS)
+        total = " + ".join(f"a.open_{c}" for c in COMPONENTS)
         status, params = self._status_case(
-            _literal(domain.AccountStatus.CURRENT), total, "b.oldest"
+            _literal(domain.AccountStatus.CURRENT), total, "a.oldest"
         )
         money = self.sql.write
-        outstanding = ", ".join(money(f"b.{c}") for c in COMPONENTS)
+        outstanding = ", ".join(money(f"a.open_{c}") for c in COMPONENTS)
         return self._execute(
             f"""INSERT INTO {ACCOUNT} (id, creditor_id, portfolio_id, debtor_id, contract_no,
                     product, currency, principal, open_date, status, outstanding,
@@ -830,25 +1097,27 @@ class _Run:
                 SELECT a.account_id, %s, %s, d.debtor_id, a.contract_no, a.product, a.currency,
                        {money("COALESCE(a.principal, a.principal_default)")},
                        COALESCE(a.open_date, a.open_default), {status}, {money(total)},
-                       {outstanding}, b.oldest, {money("0")}, %s
+                       {outstanding}, a.oldest, {money("0")}, %s
                 FROM upsert_account_m a
                 JOIN upsert_debtor_m d
                   ON d.id_number = a.id_number AND d.debtor_kind = a.debtor_kind
-                JOIN upsert_new_balance b ON b.contract_no = a.contract_no
                 WHERE a.created = 1""",  # noqa: S608
             [self.creditor.pk, self.portfolio.pk, *params, self.now],
         )
 
     # -- items
 
-    def _items(self) -> tuple[int, int, list[tuple[Any, ...]]]:
+    def _items(self) -> tuple[int, int]:
         self._allocated()
         self._resolve_items()
-        conflicts = self._fetch(
-            """SELECT src_row,
-                      CASE WHEN refused = 1 THEN 'due_below_paid' ELSE 'paid_below_ledger' END
-               FROM upsert_item_r WHERE keep_paid = 1"""
+        found = self._fetch(
+            """SELECT src_row, contract_no, item_no,
+                      CASE WHEN refused = 1 THEN 'due_below_paid' ELSE 'paid_below_ledger' END,
+                      'paid', ''
+               FROM upsert_item_r WHERE keep_paid = 1 ORDER BY seq"""
         )
+        if found:
+            self.conflicts.append(_conflict_frame(found))
         updated = self._apply(
             "upsert_item_r",
             ReceivableItem,
@@ -866,7 +1135,18 @@ class _Run:
                 SELECT account_id, number, {values}
                 FROM upsert_item_r WHERE item_id IS NULL"""  # noqa: S608
         )
-        return created, updated, conflicts
+        # The items of new accounts: straight from the staged rows (no ledger row to compare,
+        # no payment to respect; a row paying more than is due never got this far).
+        staged = ", ".join(
+            self.sql.write(f"u.{f.column}") if f.money else f"u.{f.column}" for f in ITEM_FIELDS
+        )
+        created += self._execute(
+            f"""INSERT INTO {ITEM} (account_id, number, {columns})
+                SELECT a.account_id, u.number, {staged}
+                FROM upsert_row u JOIN upsert_account_m a ON a.contract_no = u.contract_no
+                WHERE a.created = 1"""  # noqa: S608
+        )
+        return created, updated
 
     def _allocated(self) -> None:
         """Per item holding money posted in Huikuan: what its allocations paid, by component."""
@@ -887,8 +1167,8 @@ class _Run:
         self._index("upsert_alloc", "item_id")
 
     def _resolve_items(self) -> None:
-        """One pass over the staged items: their account and ledger row, the paid amounts to
-        store, the conflicts with money already posted, and whether anything changes.
+        """One pass over the staged items of existing accounts: their ledger row, the paid
+        amounts to store, the conflicts with money already posted, whether anything changes.
 
         Imported paid amounts are opening amounts. Once Huikuan has posted payments to an item
         the file cannot tell us whether its figure includes them, so it may raise the item's
@@ -926,12 +1206,13 @@ class _Run:
                        CASE WHEN j.item_id IS NOT NULL AND NOT ({over}) AND ({differs})
                             THEN 1 ELSE 0 END AS changed
                 FROM (SELECT m.*, {chosen} FROM (
-                    SELECT u.src_row AS src_row, u.number AS number,
+                    SELECT u.seq AS seq, u.src_row AS src_row, u.contract_no AS contract_no,
+                           u.item_no AS item_no, u.number AS number,
                            a.account_id AS account_id, a.created AS account_created,
                            i.id AS item_id, {olds}, {given},
                            CASE WHEN {keep} THEN 1 ELSE 0 END AS keep_paid
-                    FROM upsert_item u
-                    JOIN upsert_account_m a ON a.contract_no = u.contract_no
+                    FROM upsert_row u
+                    JOIN upsert_account_m a ON a.contract_no = u.contract_no AND a.created = 0
                     LEFT JOIN {ITEM} i ON i.account_id = a.account_id AND i.number = u.number
                     LEFT JOIN upsert_alloc x ON x.item_id = i.id) m) j""",  # noqa: S608
         )
@@ -1012,10 +1293,10 @@ class _Run:
         )
         return sql, [self.as_of]
 
-    def _open_sums(self, alias: str, *, read: Any) -> tuple[str, str]:
+    def _open_sums(self, alias: str, *, read: Any, prefix: str = "") -> tuple[str, str]:
         """SQL for what is open per component, and the oldest due date still open."""
         opens = {c: f"{read(f'{alias}.{c}_due')} - {read(f'{alias}.{c}_paid')}" for c in COMPONENTS}
-        sums = ", ".join(f"SUM({expr}) AS {c}" for c, expr in opens.items())
+        sums = ", ".join(f"SUM({expr}) AS {prefix}{c}" for c, expr in opens.items())
         any_open = " + ".join(f"({expr})" for expr in opens.values())
         return sums, f"MIN(CASE WHEN {any_open} > 0 THEN {alias}.due_date END)"
 
@@ -1096,19 +1377,17 @@ def _money(staged: Decimal | int | None) -> Decimal | None:
     return Decimal(int(staged)).scaleb(-2)
 
 
-def _item_conflicts(rows: pl.DataFrame, found: Sequence[tuple[Any, ...]]) -> pl.DataFrame:
-    """Conflict rows from (source row, code) pairs the item pass reported."""
-    codes = pl.DataFrame(found, schema={"src_row": pl.Int64, "code": pl.String}, orient="row")
-    return _conflict_frame(
-        rows.join(codes, on="src_row")
-        .select("src_row", "contract_no", "item_no", "code", field=pl.lit("paid"), extra=pl.lit(""))
-        .rows()
-    )
+class _Steps:
+    """``progress("import", step, steps)``, one step at a time."""
 
+    def __init__(self, progress: ProgressFn | None, steps: int) -> None:
+        self.progress, self.steps, self.done = progress, steps, 0
 
-def _refused_conflicts(rows: pl.DataFrame, refused: pl.DataFrame) -> pl.DataFrame:
-    """Every row of a contract the ledger refuses (another portfolio or debtor)."""
-    found = rows.join(refused, on="contract_no", maintain_order="left").select(
-        "src_row", "contract_no", "item_no", "code", "field", "extra"
-    )
-    return _conflict_frame(found.rows())
+    def next(self) -> None:
+        self.done = min(self.done + 1, self.steps)
+        if self.progress is not None:
+            self.progress("import", self.done, self.steps)
+
+    def finish(self) -> None:
+        self.done = self.steps - 1
+        self.next()

@@ -36,19 +36,21 @@ def worthwhile(new_rows: int, existing_rows: int, minimum: int = BULK_MIN_ROWS) 
     return new_rows >= minimum and new_rows >= existing_rows
 
 
-def drop_for_load(cursor: Any, tables: Sequence[str], *, foreign_keys: str = "all") -> list[str]:
+def drop_for_load(
+    cursor: Any, tables: Sequence[str], *, referenced: Sequence[str] | None = None
+) -> list[str]:
     """Drop the indexes and constraints of ``tables``; return the statements that rebuild them.
 
     Dropped: every index that backs no constraint; primary keys and unique constraints unless a
-    foreign key of a table outside ``tables`` relies on them; foreign keys: ``"all"`` of them,
-    or ``"among"``: only those between ``tables``, so that the tables they point to (users,
-    creditors...) are not locked and stay readable. The rebuild puts keys back first (the
-    foreign key checks use them), then the indexes, then the foreign keys. Run it in the same
-    transaction, after ``ANALYZE`` of the tables so that the checks plan their joins well.
+    foreign key of a table outside ``tables`` relies on them; the foreign keys of ``tables``:
+    all of them, or only those pointing to a table in ``referenced``. Dropping a foreign key
+    locks the table it points to as well (``ACCESS EXCLUSIVE``, to the commit): leave out the
+    tables every page reads (users, teams). The rebuild puts keys back first (the foreign key
+    checks use them), then the indexes, then the foreign keys. Run it in the same transaction,
+    after ``ANALYZE`` of the tables so that the checks plan their joins well.
     """
-    if foreign_keys not in ("all", "among"):
-        raise ValueError(foreign_keys)
     names = list(tables)
+    targets = list(referenced) if referenced is not None else []
     qn = connection.ops.quote_name
     cursor.execute(
         """SELECT c.conrelid::regclass::text, c.conname, pg_get_constraintdef(c.oid), c.contype
@@ -60,7 +62,7 @@ def drop_for_load(cursor: Any, tables: Sequence[str], *, foreign_keys: str = "al
                       WHERE f.contype = 'f' AND f.conindid = c.conindid
                         AND NOT f.conrelid = ANY(%s::regclass[]))))
            ORDER BY c.contype = 'f' DESC, c.conname""",
-        [names, foreign_keys == "all", names, names],
+        [names, referenced is None, targets, names],
     )
     constraints = cursor.fetchall()
     cursor.execute(

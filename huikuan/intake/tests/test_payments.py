@@ -874,9 +874,7 @@ def test_api_endpoints_are_in_the_openapi_schema(client: Client) -> None:
     assert "post" in paths["/api/v1/imports/{job_id}/post"]
 
 
-def test_the_command_line_imports_and_posts_a_statement(
-    bank: dict[str, Any], capsys: Any
-) -> None:
+def test_the_command_line_imports_and_posts_a_statement(bank: dict[str, Any], capsys: Any) -> None:
     from django.core.management import call_command
 
     call_command("import", "payments", str(ICBC), creditor=bank["creditor"].code, post=True)

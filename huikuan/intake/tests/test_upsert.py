@@ -644,3 +644,200 @@ def test_the_statuses_an_import_moves_between_are_all_allowed():
         for new in domain.AUTOMATIC_STATUSES - {old}:
             assert new in domain.ACCOUNT_TRANSITIONS[old], (old, new)
             domain.check_transition(old, new)  # raises if the table ever disagrees
+
+
+# --- several chunks -------------------------------------------------------------------------
+
+
+def _chunked(portfolio: Portfolio, chunks: list[list[dict[str, Any]]], **kw: Any) -> Any:
+    """One import of several chunk frames, the file's row numbers running on across them."""
+    frames, start = [], 1
+    for rows in chunks:
+        frames.append(_frame(rows).with_columns(row=pl.int_range(start, start + len(rows))))
+        start += len(rows)
+    return ledger_upsert(
+        creditor=portfolio.creditor, portfolio=portfolio, frame=iter(frames), actor=None, **kw
+    )
+
+
+def _values() -> list[tuple[Any, ...]]:
+    """The ledger without ids and timestamps."""
+    debtors = list(Debtor.objects.values_list("kind", "id_number", "name", "region"))
+    contacts = list(Contact.objects.values_list("debtor__id_number", "relation", "name", "phone"))
+    accounts = list(
+        Account.objects.values_list("contract_no", "debtor__id_number", *BALANCES, "status")
+    )
+    items = list(ReceivableItem.objects.values_list("account__contract_no", "number", "due_date"))
+    return sorted(debtors) + sorted(contacts) + sorted(accounts) + sorted(items)
+
+
+def _clear() -> None:
+    for model in (Contact, ReceivableItem, Account, Debtor):
+        model.objects.all().delete()
+
+
+def test_an_account_split_over_two_chunks_gives_the_ledger_of_one_chunk(portfolio):
+    rows = _random_rows(portfolio, 12, seed=8)
+    rows += _schedule(portfolio, "HT-G", debtor=3, guarantor_name="王五", region="310104")
+    whole = _import(portfolio, rows)
+    expected = _values()
+    _clear()
+    cut = len(rows) // 2 + 1  # inside a schedule
+    assert rows[cut - 1]["contract_no"] == rows[cut]["contract_no"]
+
+    split = _chunked(portfolio, [rows[:cut], rows[cut:-3], rows[-3:]])
+
+    assert _values() == expected
+    assert split.counts() == whole.counts()
+
+
+def test_the_first_name_and_region_win_across_chunks(portfolio):
+    rows = _schedule(portfolio, debtor_name="先", region=None)
+    later = [
+        {**r, "contract_no": "HT-002", "debtor_name": "后", "region": "440305"}
+        for r in _schedule(portfolio)
+    ]
+    _chunked(portfolio, [rows[:1], [*rows[1:], *later]])
+    debtor = Debtor.objects.get()
+    assert (debtor.name, debtor.region) == ("先", "440305")
+
+
+def test_contacts_repeated_across_chunks_are_added_once(portfolio):
+    rows = _schedule(portfolio, guarantor_name="王五", guarantor_phone="+8613900000001")
+    result = _chunked(portfolio, [[row] for row in rows])
+    assert result.contacts_created == 2
+    assert Contact.objects.count() == 2
+
+
+def test_a_key_repeated_in_a_later_chunk_is_refused(portfolio):
+    rows = _schedule(portfolio)
+    with pytest.raises(UpsertError, match="Rows 2, 4"):
+        _chunked(portfolio, [rows, [{**rows[1], "paid_fen": 1}]])
+    assert _snapshot() == {"Debtor": [], "Contact": [], "Account": [], "ReceivableItem": []}
+
+
+def test_rows_of_one_contract_that_disagree_across_chunks_are_conflicts(portfolio):
+    rows = _schedule(portfolio) + _schedule(portfolio, "HT-002", debtor=2)
+    rows[2] = {**rows[2], "currency": "USD"}
+    result = _chunked(portfolio, [rows[:2], rows[2:]])
+    assert result.conflicts.select("row", "code", "field").rows() == [
+        (n, "contract_inconsistent", "currency") for n in (1, 2, 3)
+    ]
+    assert list(Account.objects.values_list("contract_no", flat=True)) == ["HT-002"]
+    assert list(Debtor.objects.values_list("name", flat=True)) == ["债务人2"]
+
+
+def test_a_chunk_that_raises_leaves_the_ledger_as_it_was(portfolio):
+    rows = _schedule(portfolio)
+
+    def chunks() -> Any:
+        yield _frame(rows)
+        raise RuntimeError("the file ended early")
+
+    with pytest.raises(RuntimeError):
+        ledger_upsert(creditor=portfolio.creditor, portfolio=portfolio, frame=chunks(), actor=None)
+    assert _snapshot() == {"Debtor": [], "Contact": [], "Account": [], "ReceivableItem": []}
+    assert _import(portfolio, rows).items_created == 3  # nothing left behind
+
+
+def test_refusing_conflicts_rolls_everything_back(portfolio):
+    rows = _schedule(portfolio) + _schedule(portfolio, "HT-002", debtor=2)
+    rows[0] = {**rows[0], "paid_fen": 200_000}
+    events = AuditEvent.objects.count()
+    with pytest.raises(upsert.UpsertConflicts) as caught:
+        ledger_upsert(
+            creditor=portfolio.creditor,
+            portfolio=portfolio,
+            frame=_frame(rows),
+            actor=None,
+            refuse_conflicts=True,
+        )
+    result = caught.value.result
+    assert result.conflicts.select("row", "code").rows() == [(1, "paid_exceeds_due")]
+    assert result.accounts_created == 2  # what it would have done
+    assert _snapshot() == {"Debtor": [], "Contact": [], "Account": [], "ReceivableItem": []}
+    assert AuditEvent.objects.count() == events
+
+
+def test_progress_goes_step_by_step(portfolio):
+    calls: list[tuple[str, int, int]] = []
+    ledger_upsert(
+        creditor=portfolio.creditor,
+        portfolio=portfolio,
+        frame=_frame(_schedule(portfolio)),
+        actor=None,
+        progress=lambda *call: calls.append(call),
+    )
+    assert [phase for phase, _done, _total in calls] == ["import"] * len(calls)
+    assert [done for _phase, done, _total in calls] == list(range(1, len(calls) + 1))
+    assert calls[-1][1] == calls[-1][2]
+
+
+# --- a big first load on PostgreSQL: indexes rebuilt, not maintained -------------------------
+
+
+def _schema() -> list[tuple[Any, ...]]:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """SELECT c.relname, pg_get_indexdef(i.indexrelid) FROM pg_index i
+               JOIN pg_class c ON c.oid = i.indrelid WHERE c.relname = ANY(%s)
+               UNION ALL
+               SELECT conrelid::regclass::text, pg_get_constraintdef(oid) FROM pg_constraint
+               WHERE conrelid::regclass::text = ANY(%s) ORDER BY 1, 2""",
+            [list(upsert.LEDGER_TABLES)] * 2,
+        )
+        return cursor.fetchall()
+
+
+def _postgres_only() -> None:
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the bulk path is PostgreSQL's")
+
+
+def test_a_big_first_load_drops_and_rebuilds_the_indexes(portfolio, monkeypatch):
+    _postgres_only()
+    schema = _schema()
+    rows = _random_rows(portfolio, 20, seed=4)
+    expected_counts = _import(portfolio, rows).counts()
+    expected = _values()
+    _clear()
+    statements: list[str] = []
+    original = upsert._Run._execute
+
+    def watch(self: Any, sql: str, params: Any = None) -> int:
+        statements.append(sql)
+        return original(self, sql, params)
+
+    monkeypatch.setattr(upsert.bulk, "BULK_MIN_ROWS", 1)
+    monkeypatch.setattr(upsert._Run, "_execute", watch)
+    assert _import(portfolio, rows).counts() == expected_counts
+    assert any(s.startswith("LOCK TABLE") for s in statements)
+    assert _values() == expected
+    assert _schema() == schema
+    # Fewer new accounts than the ledger holds: the next import keeps the indexes.
+    statements.clear()
+    more = [{**r, "contract_no": r["contract_no"] + "-2"} for r in rows[:10]]
+    _import(portfolio, more)
+    assert not any(s.startswith("LOCK TABLE") for s in statements)
+
+
+def test_a_big_load_that_cannot_lock_keeps_the_indexes(portfolio, monkeypatch):
+    _postgres_only()
+    from django.db import OperationalError
+
+    schema = _schema()
+    original = upsert._Run._execute
+
+    def busy(self: Any, sql: str, params: Any = None) -> int:
+        if sql.startswith("LOCK TABLE"):
+            raise OperationalError("canceling statement due to lock timeout")
+        return original(self, sql, params)
+
+    monkeypatch.setattr(upsert.bulk, "BULK_MIN_ROWS", 1)
+    monkeypatch.setattr(upsert._Run, "_execute", busy)
+    assert _import(portfolio, _random_rows(portfolio, 5, seed=2)).accounts_created == 5
+    assert _schema() == schema

@@ -137,3 +137,27 @@ def test_language_switch_to_english_and_back(live_server, personas, ledger, step
     page.click(".lang-switch button[value=zh-hans]")
     page.wait_for_function("document.documentElement.lang === 'zh-hans'")
     steps.shot("chinese")
+
+
+def test_manager_imports_a_gbk_ledger_file(live_server, personas, ledger, steps, tmp_path):
+    from huikuan.intake.tests.ledger_files import row, write_csv
+
+    page, base = steps.page, live_server.url
+    portfolio = ledger["mine"].portfolio
+    path = write_csv(tmp_path / "三月台账.csv", [row(), row(期数="2", 到期日="2025/4/1")])
+    _login(steps, base, "manager")
+    page.click("nav a[href='/imports/']")
+    page.select_option("#id_creditor", str(portfolio.creditor_id))
+    page.select_option("#id_portfolio", str(portfolio.pk))
+    page.set_input_files("#id_file", str(path))
+    steps.shot("upload")
+    page.click("#upload-form button[type=submit]")
+    page.wait_for_selector("#mapping-form")
+    assert page.locator("#mapping-form tbody tr").count() == 14  # every column of the file
+    steps.shot("columns")
+    page.click("#mapping-form button[type=submit]")
+    page.wait_for_selector("#job-result")
+    steps.shot("result")
+    assert page.locator(".status.import-done").count() == 1
+    page.goto(f"{base}/ledger/?q=HT2025001")
+    assert page.locator("tr[data-contract=HT2025001]").count() == 1
