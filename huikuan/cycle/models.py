@@ -178,7 +178,6 @@ class Snapshot(models.Model):
         return f"{self.as_of} {self.account_id}"
 
 
-
 class SnapshotTotal(models.Model):
     """The whole portfolio on a date, summed per portfolio, bucket, segment and step: every
     account with money outstanding, delinquent or not. Aging and "accounts per segment and step"
