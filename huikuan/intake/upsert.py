@@ -1249,6 +1249,13 @@ class _Run:
                     oldest_unpaid_due = s.oldest, status = s.new_status
                 FROM upsert_status s WHERE {ACCOUNT}.id = s.id AND s.changed = 1"""  # noqa: S608
         )
+        # Their overdue amounts are left for the next cycle to compute (it re-reads the items
+        # of accounts with no overdue_as_of), rather than guessed at a date here.
+        self._execute(
+            f"""UPDATE {ACCOUNT} SET overdue_as_of = NULL
+                WHERE overdue_as_of IS NOT NULL
+                  AND id IN (SELECT account_id FROM upsert_touched)"""  # noqa: S608
+        )
         moved = self._fetch(
             """SELECT id, old_status, new_status FROM upsert_status
                WHERE old_status <> new_status ORDER BY id"""

@@ -761,9 +761,30 @@ class _Chunk:
                 "interest_outstanding": left["interest"],
                 "fee_outstanding": left["fee"],
                 "oldest_unpaid_due": oldest,
+                **self._overdue(),
                 "unapplied": np.zeros(n, np.int64),
             }
         )
+
+    def _overdue(self) -> dict[str, Array]:
+        """The overdue aggregates on the as-of date (see ``Account.overdue_as_of``)."""
+        late = self.due < self.as_of
+        overdue = {
+            f"overdue_{c}": np.add.reduceat(
+                np.where(late, self.owed[c] - self.paid[c], 0), self.offsets
+            )
+            for c in COMPONENTS
+        }
+        unpaid = sum(self.owed[c] - self.paid[c] for c in COMPONENTS) > 0
+        never = np.iinfo(np.int64).max
+        days = np.where(~late & unpaid, self.due.astype("datetime64[D]").astype(np.int64), never)
+        first = np.minimum.reduceat(days, self.offsets)
+        upcoming = np.where(first == never, np.datetime64("NaT"), first.astype("datetime64[D]"))
+        return {
+            **overdue,
+            "overdue_as_of": np.full(self.n, self.as_of),
+            "next_due_date": upcoming,
+        }
 
     # -- debtors and contacts
 

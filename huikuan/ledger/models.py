@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -15,8 +17,8 @@ from huikuan.ledger.domain import (
 )
 
 
-def _money(label: str) -> models.DecimalField:
-    return models.DecimalField(_(label), max_digits=20, decimal_places=2, default=0)
+def _money(label: str, **extra: Any) -> models.DecimalField:
+    return models.DecimalField(_(label), max_digits=20, decimal_places=2, default=0, **extra)
 
 
 def _default_bounds() -> list[int]:
@@ -175,6 +177,17 @@ class Account(models.Model):
     interest_outstanding = _money("interest outstanding")
     fee_outstanding = _money("fee outstanding")
     oldest_unpaid_due = models.DateField(_("oldest unpaid due date"), null=True, blank=True)
+    # What was overdue on ``overdue_as_of`` (due before that day, unpaid), by component, and the
+    # earliest unpaid due date on or after it. The services keep them current when items or
+    # payments are written, so the daily cycle re-reads the items only of accounts where a due
+    # date has passed since (cycle.engine). NULL ``overdue_as_of``: not computed yet (new
+    # accounts, bulk imports); the cycle computes it.
+    # (A database default too: bulk writers insert accounts in raw SQL.)
+    overdue_principal = _money("principal overdue", db_default=0)
+    overdue_interest = _money("interest overdue", db_default=0)
+    overdue_fee = _money("fee overdue", db_default=0)
+    overdue_as_of = models.DateField(_("overdue as of"), null=True, blank=True)
+    next_due_date = models.DateField(_("next unpaid due date"), null=True, blank=True)
     unapplied = _money("unapplied credit")
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -319,12 +319,16 @@ def _open_expr(prefix: str = "") -> Any:
 
 
 def account_balances_refresh(*, account_ids: Sequence[int]) -> int:
-    """Recompute the balance aggregates of these accounts from their items, in one statement."""
+    """Recompute the balance aggregates of these accounts from their items, in one statement:
+    what is outstanding, the oldest unpaid due date and, on the date the overdue amounts were
+    last computed for (``overdue_as_of``, left alone when not set yet), what is overdue and the
+    next unpaid due date."""
     items = ReceivableItem.objects.filter(account=OuterRef("pk")).order_by().values("account")
+    overdue_items = items.filter(due_date__lt=OuterRef("overdue_as_of"))
 
-    def total(expr: Any) -> Any:
+    def total(expr: Any, source: Any = items) -> Any:
         return Coalesce(
-            Subquery(items.annotate(t=Sum(expr)).values("t")), Value(ZERO), output_field=MONEY
+            Subquery(source.annotate(t=Sum(expr)).values("t")), Value(ZERO), output_field=MONEY
         )
 
     open_items = (
@@ -334,12 +338,17 @@ def account_balances_refresh(*, account_ids: Sequence[int]) -> int:
         .order_by()
         .values("account")
     )
+    upcoming = open_items.filter(due_date__gte=OuterRef("overdue_as_of"))
     return Account.objects.filter(pk__in=account_ids).update(
         principal_outstanding=total(F("principal_due") - F("principal_paid")),
         interest_outstanding=total(F("interest_due") - F("interest_paid")),
         fee_outstanding=total(F("fee_due") - F("fee_paid")),
         outstanding=total(_open_expr()),
         oldest_unpaid_due=Subquery(open_items.annotate(d=Min("due_date")).values("d")),
+        overdue_principal=total(F("principal_due") - F("principal_paid"), overdue_items),
+        overdue_interest=total(F("interest_due") - F("interest_paid"), overdue_items),
+        overdue_fee=total(F("fee_due") - F("fee_paid"), overdue_items),
+        next_due_date=Subquery(upcoming.annotate(d=Min("due_date")).values("d")),
     )
 
 

@@ -41,6 +41,11 @@ BALANCE_FIELDS = (
     "interest_outstanding",
     "fee_outstanding",
     "oldest_unpaid_due",
+    "overdue_principal",
+    "overdue_interest",
+    "overdue_fee",
+    "overdue_as_of",
+    "next_due_date",
 )
 PROVINCE = {code: province for code, province, *_rest in demo.REGIONS}
 SHARES = {"current": 0.35, "1-30": 0.25, "31-90": 0.18, "91-180": 0.10, "180+": 0.12}
