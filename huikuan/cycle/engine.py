@@ -1,8 +1,10 @@
 """Read, compute, write: one partition of the daily cycle, set-based.
 
-1. **Read** the partition's accounts as one narrow row each (balances, oldest unpaid due date,
-   owner, debtor kind and region) with one query, the overdue amount from the items due by the
-   as-of date with one grouped query, and where each account stood (``AccountState``).
+1. **Read** the partition's accounts as one narrow row each (balances, overdue amounts, oldest
+   unpaid due date, owner, debtor kind and region) with one query, and where each account stood
+   (``AccountState``). The ledger keeps each account's overdue amounts as of a date and its
+   next unpaid due date; before reading, one grouped pass over the items brings to the as-of
+   date only the accounts where an item fell due since (every account with ``rebuild``).
 2. **Compute** the day with :func:`domain.cycle_compute` (Polars, vectorised).
 3. **Write**, in one transaction: the states that changed (staged, then one upsert), the moves,
    the planned actions and the snapshots of the day (the day's rows of the partition are
@@ -26,8 +28,10 @@ import polars as pl
 from django.db import connection, transaction
 
 from huikuan.cycle.domain import PREVIOUS_SCHEMA, Day, Plan, cycle_compute
+from huikuan.ledger.domain import Component
 from huikuan.lib.frames import fen, from_fen, read_frame, stage_frame
 
+COMPONENTS = tuple(c.value for c in Component)
 TRACKED = (
     "bucket",
     "overdue_fen",
@@ -50,6 +54,7 @@ ACCOUNT_READ: dict[str, pl.DataType] = {
     "portfolio_id": pl.Int64(),
     "status": pl.String(),
     "outstanding_fen": pl.Int64(),
+    "overdue_fen": pl.Int64(),
     "oldest_unpaid_due": pl.Date(),
     "collector_id": pl.Int64(),
     "product": pl.String(),
@@ -77,6 +82,7 @@ STATE_READ: dict[str, pl.DataType] = {
 @dataclass
 class PartitionResult:
     accounts: int = 0
+    overdue_refreshed: int = 0  # accounts whose items were re-read
     states_written: int = 0
     moves: int = 0
     actions: int = 0
@@ -85,6 +91,7 @@ class PartitionResult:
 
     def add(self, other: PartitionResult) -> None:
         self.accounts += other.accounts
+        self.overdue_refreshed += other.overdue_refreshed
         self.states_written += other.states_written
         self.moves += other.moves
         self.actions += other.actions
@@ -101,9 +108,10 @@ def partition_run(
     partition: int = 0,
     partitions: int = 1,
     full_snapshot: bool,
+    rebuild: bool = False,
 ) -> PartitionResult:
     started = time.perf_counter()
-    accounts, state = _read(as_of, partition, partitions)
+    accounts, state, refreshed = _read(as_of, partition, partitions, rebuild=rebuild)
     read = time.perf_counter()
     previous = _previous(state, as_of)
     day = cycle_compute(accounts, previous, as_of=as_of, plan=plan, full_snapshot=full_snapshot)
@@ -122,6 +130,7 @@ def partition_run(
     written = time.perf_counter()
     return PartitionResult(
         accounts=accounts.height,
+        overdue_refreshed=refreshed,
         states_written=changed.height,
         moves=day.moves.height,
         actions=day.actions.height,
@@ -141,27 +150,22 @@ def _in_partition(column: str) -> str:
     return f"({column} %% %s) = %s"
 
 
-def _read(as_of: dt.date, partition: int, partitions: int) -> tuple[pl.DataFrame, pl.DataFrame]:
+def _read(
+    as_of: dt.date, partition: int, partitions: int, *, rebuild: bool
+) -> tuple[pl.DataFrame, pl.DataFrame, int]:
+    """The partition's accounts and states, and how many accounts had their overdue amounts
+    recomputed from their items first."""
     part = [partitions, partition]
+    with transaction.atomic():
+        refreshed = _refresh_overdue(as_of, part, rebuild=rebuild)
+    overdue = " + ".join(f"a.overdue_{c}" for c in COMPONENTS)
     accounts = read_frame(
-        f"""SELECT a.id, a.portfolio_id, a.status, {fen("a.outstanding")}, a.oldest_unpaid_due,
-                   a.collector_id, a.product, d.kind, d.region
+        f"""SELECT a.id, a.portfolio_id, a.status, {fen("a.outstanding")}, {fen(overdue)},
+                   a.oldest_unpaid_due, a.collector_id, a.product, d.kind, d.region
             FROM ledger_account a JOIN ledger_debtor d ON d.id = a.debtor_id
             WHERE {_in_partition("a.id")}""",
         part,
         ACCOUNT_READ,
-    )
-    open_amount = (
-        "i.principal_due - i.principal_paid + i.interest_due - i.interest_paid"
-        " + i.fee_due - i.fee_paid"
-    )
-    overdue = read_frame(
-        f"""SELECT i.account_id, SUM({fen(open_amount)})
-            FROM ledger_receivableitem i
-            WHERE i.due_date <= %s AND {_in_partition("i.account_id")}
-            GROUP BY i.account_id""",
-        [as_of, *part],
-        {"account_id": pl.Int64(), "overdue_fen": pl.Int64()},
     )
     state = read_frame(
         f"""SELECT account_id, changed_on, bucket, {fen("overdue")}, segment, segment_since,
@@ -175,21 +179,50 @@ def _read(as_of: dt.date, partition: int, partitions: int) -> tuple[pl.DataFrame
         # Stored as "" for none; the computation speaks null.
         [pl.col(c).replace("", None) for c in (*_TEXT, *_BASE_TEXT)]
     )
-    accounts = (
-        accounts.join(overdue, on="account_id", how="left")
-        .with_columns(
-            pl.col("overdue_fen").fill_null(0),
-            score=pl.lit(None, pl.Int32),
-            risk_grade=pl.lit(None, pl.String),
-            tags=pl.lit([], pl.List(pl.String)),
-            # Promises and payment plans arrive with the workbench (issue 5).
-            promise_status=pl.lit("none"),
-            plan_status=pl.lit("none"),
-            disputed=pl.col("status") == "disputed",
-        )
-        .sort("account_id")
+    accounts = accounts.with_columns(
+        score=pl.lit(None, pl.Int32),
+        risk_grade=pl.lit(None, pl.String),
+        tags=pl.lit([], pl.List(pl.String)),
+        # Promises and payment plans arrive with the workbench (issue 5).
+        promise_status=pl.lit("none"),
+        plan_status=pl.lit("none"),
+        disputed=pl.col("status") == "disputed",
+    ).sort("account_id")
+    return accounts, state, refreshed
+
+
+def _refresh_overdue(as_of: dt.date, part: list[int], *, rebuild: bool) -> int:
+    """Bring the overdue aggregates of the partition's accounts to ``as_of`` where they are not
+    there yet: those never computed, computed for a later day, or with an unpaid item that fell
+    due since (``next_due_date`` before ``as_of``). Every account on a rebuild. One grouped
+    pass over the items of those accounts only (a few percent of them on a normal day)."""
+    stale = (
+        "true"
+        if rebuild
+        else """(a.overdue_as_of IS NULL OR a.overdue_as_of > %s
+                 OR (a.overdue_as_of < %s AND a.next_due_date < %s))"""
     )
-    return accounts, state
+    stale_params = [] if rebuild else [as_of, as_of, as_of]
+    opens = {c: f"i.{c}_due - i.{c}_paid" for c in COMPONENTS}
+    late = ", ".join(
+        f"SUM(CASE WHEN i.due_date < %s THEN {fen(e)} ELSE 0 END) AS {c}" for c, e in opens.items()
+    )
+    unpaid = " + ".join(f"({e})" for e in opens.values())
+    sets = ", ".join(f"overdue_{c} = {from_fen(f's.{c}')}" for c in COMPONENTS)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""UPDATE ledger_account SET {sets}, next_due_date = s.next_due, overdue_as_of = %s
+                FROM (SELECT i.account_id AS account_id, {late},
+                             MIN(CASE WHEN i.due_date >= %s AND {unpaid} > 0
+                                      THEN i.due_date END) AS next_due
+                      FROM ledger_receivableitem i
+                      JOIN ledger_account a ON a.id = i.account_id
+                      WHERE {stale} AND {_in_partition("a.id")}
+                      GROUP BY i.account_id) s
+                WHERE ledger_account.id = s.account_id""",
+            [as_of, *[as_of] * len(COMPONENTS), as_of, *stale_params, *part],
+        )
+        return int(cursor.rowcount)
 
 
 def _previous(state: pl.DataFrame, as_of: dt.date) -> pl.DataFrame:

@@ -87,6 +87,7 @@ def cycle_partition(run_id: int, partition: int) -> CycleRun:
         partition=partition,
         partitions=run.partitions,
         full_snapshot=is_month_end(run.as_of),
+        rebuild=run.rebuild,
     )
     with transaction.atomic():
         run = CycleRun.objects.select_for_update().get(pk=run_id)
@@ -137,3 +138,106 @@ def cycle_run(
         cycle_fail(run, message=str(exc))
         raise
     return cycle_finish(run, actor=actor)
+
+
+# --- running from the web, the API and the schedule (tasks.run_partition) ----------------------
+
+
+def cycle_enqueue(
+    *, as_of: dt.date, actor: Any, partitions: int = 1, rebuild: bool = False
+) -> CycleRun:
+    """Open (or resume) the run of ``as_of`` and queue one task per partition not yet done,
+    once this transaction commits. Refused while a run of that date is in progress: two runs
+    of one day at once would write the same rows."""
+    busy = CycleRun.objects.filter(as_of=as_of, status=CycleRun.Status.RUNNING).first()
+    if busy is not None:
+        raise ValidationError(
+            _(
+                "The run of %(date)s (#%(id)s) is still in progress. If its worker has stopped, "
+                "finish it on the command line: huikuan cycle run --as-of %(date)s "
+                "--partitions %(n)s"
+            )
+            % {"date": as_of.isoformat(), "id": busy.pk, "n": busy.partitions}
+        )
+    with transaction.atomic():
+        run = cycle_start(as_of=as_of, actor=actor, partitions=partitions, rebuild=rebuild)
+        if run.status == CycleRun.Status.FAILED:
+            CycleRun.objects.filter(pk=run.pk).update(status=CycleRun.Status.RUNNING, message="")
+            audit_record(
+                actor=actor,
+                action="cycle.resume",
+                obj=run,
+                changes={"status": [CycleRun.Status.FAILED, CycleRun.Status.RUNNING]},
+            )
+            run.refresh_from_db()
+        todo = [p for p in range(run.partitions) if p not in run.partitions_done]
+        run_id = run.pk
+        transaction.on_commit(lambda: _enqueue_partitions(run_id, todo))
+    return run
+
+
+def _enqueue_partitions(run_id: int, partitions: list[int]) -> None:
+    from huikuan.cycle.tasks import run_partition
+
+    if not partitions:  # every partition was done: only the finish was missing
+        cycle_complete(run_id)
+    for partition in partitions:
+        run_partition.enqueue(run_id, partition)
+
+
+def cycle_complete(run_id: int) -> CycleRun:
+    """Finish the run if every partition is done; safe when the last two partitions end at
+    once: the run's row is locked first (a write, which also serialises SQLite), so the second
+    caller sees the first one's "done" and records nothing."""
+    from django.db.models import F
+
+    with transaction.atomic():
+        CycleRun.objects.filter(pk=run_id).update(message=F("message"))
+        run = CycleRun.objects.get(pk=run_id)
+        return cycle_finish(run, actor=run.started_by)
+
+
+def cycle_partition_fail(run_id: int, partition: int, exc: BaseException) -> CycleRun:
+    run = CycleRun.objects.get(pk=run_id)
+    message = _("Partition %(p)s failed: %(error)s") % {"p": partition, "error": exc}
+    return cycle_fail(run, message=message)
+
+
+def cycle_schedule(*, now: dt.datetime | None = None, inline: bool = False) -> CycleRun | None:
+    """Start the day's run when the clock has passed ``HUIKUAN_CYCLE_AT`` and no run of the day
+    exists; ``None`` when there is nothing to do. Several workers may call this at once: the
+    unique claim of the date lets exactly one of them start it. ``inline``: run it here and
+    now (``huikuan cycle schedule --once``) instead of queueing its partitions."""
+    import logging
+
+    from django.conf import settings
+    from django.db import IntegrityError
+
+    from huikuan.cycle.models import ScheduleClaim
+    from huikuan.cycle.selectors import schedule_due_on
+
+    today = schedule_due_on(now or timezone.now(), require_time=not inline)
+    if today is None or CycleRun.objects.filter(as_of=today).exists():
+        return None
+    partitions = max(1, int(getattr(settings, "HUIKUAN_CYCLE_PARTITIONS", 1)))
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                claim = ScheduleClaim.objects.create(as_of=today)
+        except IntegrityError:
+            return None  # another worker claimed the day
+        try:
+            with transaction.atomic():
+                start = cycle_start if inline else cycle_enqueue
+                run = start(as_of=today, actor=None, partitions=partitions)
+        except ValidationError as exc:
+            # Recorded, not retried every minute: a person decides (the cycle page shows it).
+            claim.message = " ".join(exc.messages)
+            claim.save(update_fields=["message"])
+            logging.getLogger(__name__).warning("scheduled cycle of %s not started: %s", today, claim.message)
+            return None
+        claim.run = run
+        claim.save(update_fields=["run"])
+    if inline:
+        return cycle_run(as_of=today, actor=None, partitions=partitions)
+    return run

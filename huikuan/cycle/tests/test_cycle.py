@@ -13,6 +13,7 @@ from django.core.management import call_command
 from huikuan.cycle import engine, services
 from huikuan.cycle.models import AccountState, CycleRun, PlannedAction, Snapshot, StepHistory
 from huikuan.ledger import services as ledger
+from huikuan.ledger.models import Account
 from huikuan.ledger.tests.factories import installments, make_account, make_portfolio
 
 pytestmark = pytest.mark.django_db
@@ -37,7 +38,7 @@ def book(db: Any) -> dict[str, Any]:
         "soon": loan(dt.date(2026, 11, 26)),
         # First installment 2026-11-13: DPD 10, 1,050.00 overdue of 3,150.00.
         "light": loan(dt.date(2026, 11, 13)),
-        # First installment 2026-10-23: DPD 31 (two overdue).
+        # First installment 2026-10-23: DPD 31; the second falls due today, so is not overdue yet.
         "medium": loan(dt.date(2026, 10, 23)),
         # Large: 6 × 10,000 from 2026-05-01, DPD 206.
         "large": loan(dt.date(2026, 5, 1), 6, "10000.00"),
@@ -95,7 +96,7 @@ def test_a_day_with_known_answers(book: dict[str, Any]) -> None:
         "1-30", "light_small", "email", Decimal("1050.00"), "letter",
     )  # fmt: skip
     assert state(book["medium"]) == (
-        "31-90", "medium_small", "agreement_call", Decimal("2100.00"), "call",
+        "31-90", "medium_small", "agreement_call", Decimal("1050.00"), "call",
     )  # fmt: skip
     assert state(book["large"]) == (
         "180+", "near_bad_large", "agency_late", Decimal("60300.00"), "",
@@ -126,8 +127,11 @@ def test_the_next_day_moves_only_what_moved(book: dict[str, Any]) -> None:
     services.cycle_run(as_of=AS_OF, actor=None)
     services.cycle_run(as_of=AS_OF + dt.timedelta(days=1), actor=None)
     run = CycleRun.objects.latest("started_at")
-    # Nothing crossed a step on the 24th: no state rewritten, no move recorded.
-    assert run.counts["states_written"] == 0
+    # Nothing crossed a step on the 24th: no move recorded. One state is rewritten: the
+    # medium loan's installment due on the 23rd is overdue now; its items alone were re-read.
+    assert run.counts["states_written"] == 1
+    assert run.counts["overdue_refreshed"] == 1
+    assert state(book["medium"])[3] == Decimal("2100.00")
     assert not StepHistory.objects.filter(as_of=AS_OF + dt.timedelta(days=1)).exists()
     # On the 28th the light account reaches DPD 15 (the demand letter) and the loan that fell
     # due on the 26th is two days late (the first call).
@@ -192,3 +196,35 @@ def test_the_command(book: dict[str, Any], capsys: Any) -> None:
     out = capsys.readouterr().out
     assert "2026-11-23" in out and "5" in out
     assert CycleRun.objects.get().status == "done"
+
+
+def test_a_rebuild_from_the_items_gives_what_the_incremental_days_gave(
+    book: dict[str, Any],
+) -> None:
+    services.cycle_run(as_of=AS_OF, actor=None)
+    # A part payment between runs: the services keep the aggregates current.
+    ledger.payment_post(
+        account=book["medium"],
+        amount=Decimal("500.00"),
+        received_on=AS_OF,
+        method="bank",
+        actor=None,
+    )
+    later = AS_OF + dt.timedelta(days=5)
+    incremental = services.cycle_run(as_of=later, actor=None)
+    assert incremental.counts["overdue_refreshed"] < incremental.counts["accounts"]
+    aggregates = list(
+        Account.objects.order_by("pk").values_list(
+            "pk", "overdue_principal", "overdue_interest", "overdue_fee", "next_due_date"
+        )
+    )
+    before = tables()
+    rebuilt = services.cycle_run(as_of=later, actor=None, rebuild=True)
+    assert rebuilt.pk != incremental.pk
+    assert rebuilt.counts["overdue_refreshed"] == rebuilt.counts["accounts"]
+    assert tables() == before
+    assert aggregates == list(
+        Account.objects.order_by("pk").values_list(
+            "pk", "overdue_principal", "overdue_interest", "overdue_fee", "next_due_date"
+        )
+    )

@@ -34,11 +34,24 @@ class Command(TranslatedCommand):
             default=1,
             help=gettext_lazy("split the accounts into this many parts"),
         )
+        parser.add_argument(
+            "--rebuild",
+            action="store_true",
+            help=gettext_lazy(
+                "recompute every account's overdue amounts from its items instead of only "
+                "those where an item fell due since the last run"
+            ),
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         as_of = options["as_of"] or timezone.localdate()
         try:
-            run = services.cycle_run(as_of=as_of, actor=None, partitions=options["partitions"])
+            run = services.cycle_run(
+                as_of=as_of,
+                actor=None,
+                partitions=options["partitions"],
+                rebuild=options["rebuild"],
+            )
         except ValidationError as exc:
             raise CommandError(" ".join(exc.messages)) from exc
         counts = run.counts
