@@ -4,8 +4,10 @@ Every value arrives as text (``pl.String``) so one set of parsers serves both fo
 file type is told by its first bytes, not its name. CSV: any encoding :mod:`encoding` knows,
 read in blocks of about 16 MiB cut at record boundaries, transcoded to UTF-8 on the way when
 needed, each block parsed by Polars with the schema the header gave (no temporary file, no
-read-ahead, so memory stays flat). XLSX: openpyxl in read-only mode, row by row (the one
-per-row Python loop here, unavoidable with openpyxl).
+read-ahead, so memory stays flat). XLSX: python-calamine (Rust), about twenty times faster
+than openpyxl's read-only mode; it holds the sheet's cells while they are read (about 160 MiB
+for 100,000 rows of 19 columns; a sheet cannot pass 1,048,576 rows), then rows are cut into
+chunks like a CSV's.
 
 Row numbers are the rows the user sees: 1-based, counting title and header rows, as Excel
 numbers them (a CSV record with a line break inside a quoted cell is still one row).
@@ -18,7 +20,6 @@ import csv
 import datetime as dt
 import io
 import math
-import zipfile
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -26,9 +27,8 @@ from decimal import Decimal
 from itertools import chain, islice
 from pathlib import Path
 
-import openpyxl
 import polars as pl
-from openpyxl.utils.exceptions import InvalidFileException
+from python_calamine import CalamineError, CalamineWorkbook
 
 from huikuan.intake.checks import ROW
 from huikuan.intake.csvblocks import prefetch, rechunk, record_blocks, records_end
@@ -244,29 +244,33 @@ def _chunks(
 def _xlsx_chunks(
     path: Path, chunk_rows: int, schema: str, sheet: str | int | None
 ) -> Iterator[Chunk]:
-    # A file object, not the path: openpyxl judges a path by its extension, and an upload is
-    # stored under a name of ours. Read-only mode reads from it lazily, so it stays open.
-    with path.open("rb") as f:
+    try:
+        # By content, not by name: an upload is stored under a name of ours. Formula cells
+        # give the value Excel last computed, not "=SUM(...)".
+        workbook = CalamineWorkbook.from_path(str(path))
+    except (CalamineError, OSError, ValueError):
+        raise IntakeError(
+            _("The file is not an Excel workbook (.xlsx) that can be read.")
+        ) from None
+    try:
         try:
-            # data_only: a formula cell gives the value Excel last computed, not "=SUM(...)".
-            workbook = openpyxl.load_workbook(f, read_only=True, data_only=True)
-        except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError, ValueError):
+            ws = (
+                workbook.get_sheet_by_name(sheet)
+                if isinstance(sheet, str)
+                else workbook.get_sheet_by_index(sheet or 0)
+            )
+        except (CalamineError, IndexError, ValueError):
             raise IntakeError(
-                _("The file is not an Excel workbook (.xlsx) that can be read.")
+                _("The workbook has no sheet %(sheet)s.") % {"sheet": sheet}
             ) from None
-        try:
-            ws = workbook[sheet] if isinstance(sheet, str) else workbook.worksheets[sheet or 0]
-            recorded = ws.max_row  # from <dimension>, good enough for a progress bar
-            estimate = recorded if isinstance(recorded, int) and recorded > 1 else None
-            # Some generators write a wrong <dimension> ("A1"), which would end reading at 1.
-            ws.reset_dimensions()
-            rows = ws.iter_rows(values_only=True)
-            head = [[cell_text(c) for c in row] for row in islice(rows, HEADER_SEARCH_ROWS)]
-            header = _find_header(head, schema)
-            rest = chain(head[header.row_number :], ([cell_text(c) for c in row] for row in rows))
-            yield from _chunks(_xlsx_frames(rest, header, chunk_rows), header, estimate)
-        finally:
-            workbook.close()
+        estimate = ws.total_height if ws.total_height > 1 else None
+        rows = ws.iter_rows()
+        head = [[cell_text(c) for c in row] for row in islice(rows, HEADER_SEARCH_ROWS)]
+        header = _find_header(head, schema)
+        rest = chain(head[header.row_number :], ([cell_text(c) for c in row] for row in rows))
+        yield from _chunks(_xlsx_frames(rest, header, chunk_rows), header, estimate)
+    finally:
+        workbook.close()
 
 
 def _xlsx_frames(
@@ -304,7 +308,9 @@ def cell_text(value: object) -> str | None:
     ``"0.0000001"`` - via ``Decimal(format(x, ".15g"))``, never ``str(float)``. Dates and
     datetimes in ISO form, the time left out at midnight.
     """
-    if value is None or isinstance(value, str):
+    if value is None or value == "":
+        return None  # an empty cell
+    if isinstance(value, str):
         return value
     if isinstance(value, bool):
         return "TRUE" if value else "FALSE"
