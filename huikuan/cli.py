@@ -12,9 +12,18 @@ import sys
 
 from django.utils.translation import gettext as _
 
-OPERATOR_COMMANDS = ("setup", "serve", "worker", "import", "demo", "audit-verify", "token")
+OPERATOR_COMMANDS = (
+    "setup",
+    "serve",
+    "worker",
+    "cycle",
+    "import",
+    "demo",
+    "audit-verify",
+    "token",
+)
 # Operator names for Django commands whose own names say less.
-ALIASES = {"worker": "db_worker"}
+ALIASES: dict[str, str] = {}
 
 
 def _language(argv: list[str]) -> tuple[str, list[str]]:
@@ -31,7 +40,10 @@ def _summaries() -> dict[str, str]:
     return {
         "setup": _("Create or upgrade the database, roles and demo users; load demo data."),
         "serve": _("Serve the web app and the API (default http://127.0.0.1:8000)."),
-        "worker": _("Run background tasks (imports); serve starts one by itself."),
+        "worker": _(
+            "Run background tasks and start the daily cycle on time; serve starts one by itself."
+        ),
+        "cycle": _("Run the daily cycle: cycle run --as-of DATE, or cycle schedule --once."),
         "import": _("Import a ledger or payments file: import ledger|payments FILE ..."),
         "demo": _("Generate a deterministic demo portfolio of N accounts."),
         "audit-verify": _("Check the audit log's hash chain; report the first tampered row."),

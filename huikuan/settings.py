@@ -139,6 +139,10 @@ HUIKUAN_FILES_DIR = Path(os.environ.get("HUIKUAN_FILES_DIR", VAR_DIR / "files"))
 HUIKUAN_UPLOAD_MAX_BYTES = int(os.environ.get("HUIKUAN_UPLOAD_MAX_BYTES", 512 * 1024 * 1024))
 # Ledger exports of more accounts than this are made in the background (about 2 s of work).
 HUIKUAN_EXPORT_SYNC_ROWS = int(os.environ.get("HUIKUAN_EXPORT_SYNC_ROWS", 5000))
+# The daily cycle: the background worker starts the day's run once after this local time
+# ("HH:MM"; empty: no schedule), split into this many partition tasks.
+HUIKUAN_CYCLE_AT = os.environ.get("HUIKUAN_CYCLE_AT", "05:30")
+HUIKUAN_CYCLE_PARTITIONS = int(os.environ.get("HUIKUAN_CYCLE_PARTITIONS", 1))
 FILE_UPLOAD_MAX_MEMORY_SIZE = 4 * 1024 * 1024  # larger uploads spool to a temporary file
 DATA_UPLOAD_MAX_MEMORY_SIZE = 16 * 1024 * 1024
 

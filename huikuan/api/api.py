@@ -20,6 +20,7 @@ from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as SchemaValidationError
 from ninja.security import HttpBearer, SessionAuth
 
+from huikuan.cycle.api import router as cycle_router
 from huikuan.iam.api import router as iam_router
 from huikuan.iam.selectors import user_for_token
 from huikuan.intake.api import router as intake_router
@@ -69,6 +70,7 @@ api = NinjaAPI(
 api.add_router("/", ledger_router, tags=["ledger"])
 api.add_router("/", iam_router, tags=["iam"])
 api.add_router("/", intake_router, tags=["intake"])
+api.add_router("/", cycle_router, tags=["cycle"])
 
 
 # --- the one error body ---------------------------------------------------------------------

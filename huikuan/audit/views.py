@@ -50,6 +50,18 @@ ACTION_LABELS = {
     "team.create": _("Team created"),
     "token.create": _("API token created"),
     "token.revoke": _("API token revoked"),
+    "cycle.start": _("Cycle run started"),
+    "cycle.resume": _("Cycle run resumed"),
+    "cycle.finish": _("Cycle run finished"),
+    "segment.create": _("Segment created"),
+    "segment.update": _("Segment changed"),
+    "segment.move": _("Segment moved"),
+    "strategy.create": _("Strategy created"),
+    "strategy.version": _("Strategy version created"),
+    "strategy.update": _("Strategy version changed"),
+    "strategy.steps": _("Strategy steps changed"),
+    "strategy.activate": _("Strategy version activated"),
+    "strategy.retire": _("Strategy version retired"),
     "user.create": _("User created"),
 }
 
@@ -66,6 +78,9 @@ OBJECT_LABELS = {
     "intake.importjob": _("Import"),
     "intake.statementline": _("Bank line"),
     "intake.exportjob": _("Export"),
+    "cycle.cyclerun": _("Cycle run"),
+    "strategy.segment": _("Segment"),
+    "strategy.strategy": _("Strategy"),
 }
 
 

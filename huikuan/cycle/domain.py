@@ -63,7 +63,10 @@ STATE_COLUMNS = (
     "account_id",
     "dpd",
     "bucket",
+    "outstanding_fen",
     "overdue_fen",
+    "oldest_unpaid_due",
+    "collector_id",
     "segment",
     "segment_since",
     "strategy",
@@ -93,7 +96,7 @@ class Day:
     state: pl.DataFrame  # STATE_COLUMNS, one row per account
     actions: pl.DataFrame  # the day's planned actions
     moves: pl.DataFrame  # accounts whose segment, strategy or step changed
-    snapshots: pl.DataFrame
+    snapshots: pl.DataFrame  # every account's row; the engine keeps those that changed
     totals: pl.DataFrame  # every account with money outstanding, summed (TOTALS_KEYS)
 
 
@@ -106,7 +109,6 @@ def cycle_compute(
     *,
     as_of: dt.date,
     plan: Plan,
-    full_snapshot: bool,
 ) -> Day:
     day = pl.lit(as_of, pl.Date)
     frame = (
@@ -121,7 +123,7 @@ def cycle_compute(
             .otherwise((day - pl.col("oldest_unpaid_due")).dt.total_days())
             .cast(pl.Int32)
         )
-        .with_columns(bucket=_bucket_expr(plan.bounds))
+        .with_columns(bucket=bucket_expr(plan.bounds))
     )
     worked = ~pl.col("status").is_in(NOT_WORKED) & (pl.col("outstanding_fen") > 0)
     frame = frame.with_columns(
@@ -129,7 +131,11 @@ def cycle_compute(
     )
     stays = pl.col("segment").is_not_null() & (pl.col("segment") == pl.col("prev_segment"))
     frame = frame.with_columns(
-        segment_since=pl.when(stays).then(pl.col("prev_segment_since")).otherwise(day)
+        segment_since=pl.when(pl.col("segment").is_null())
+        .then(None)
+        .when(stays)
+        .then(pl.col("prev_segment_since"))
+        .otherwise(day)
     )
     frame = _arms(frame, plan)
     frame = _steps(frame, plan, as_of)
@@ -140,12 +146,12 @@ def cycle_compute(
         state=state,
         actions=_actions(frame, as_of),
         moves=_moves(frame, as_of),
-        snapshots=_snapshots(frame, as_of, full=full_snapshot),
+        snapshots=_snapshots(frame, as_of),
         totals=_totals(frame),
     )
 
 
-def _bucket_expr(bounds: Mapping[int, Sequence[int]]) -> pl.Expr:
+def bucket_expr(bounds: Mapping[int, Sequence[int]]) -> pl.Expr:
     """The bucket code of DPD ≥ 0 under each portfolio's bounds (a few distinct bound sets)."""
     by_bounds: dict[tuple[int, ...], list[int]] = {}
     for portfolio, bound in bounds.items():
@@ -172,8 +178,15 @@ def _arms(frame: pl.DataFrame, plan: Plan) -> pl.DataFrame:
             "share_bp": [a[2] if a[1] else 0 for a in plan.arms.values()],
             "salt": pl.Series([strategy.salt_for(code) for code in plan.arms], dtype=pl.UInt64),
         },
-        schema_overrides={"challenger": pl.String, "share_bp": pl.Int64},
+        schema_overrides={
+            "segment": pl.String,
+            "champion": pl.String,
+            "challenger": pl.String,
+            "share_bp": pl.Int64,
+        },
     )
+    # With no segment defined, the segment column is all null: give it its type to join on.
+    frame = frame.with_columns(pl.col("segment").cast(pl.String))
     frame = frame.join(arms, on="segment", how="left")
     hashed = strategy.stable_hash(
         frame["account_id"].to_numpy(), frame["salt"].fill_null(0).to_numpy()
@@ -354,24 +367,20 @@ def _moves(frame: pl.DataFrame, as_of: dt.date) -> pl.DataFrame:
     )
 
 
-def _snapshots(frame: pl.DataFrame, as_of: dt.date, *, full: bool) -> pl.DataFrame:
-    keep = pl.lit(True) if full else (pl.col("dpd") > 0) | pl.col("segment").is_not_null()
-    return (
-        frame.filter(keep)
-        .select(
-            pl.lit(as_of, pl.Date).alias("as_of"),
-            "account_id",
-            "portfolio_id",
-            "dpd",
-            "bucket",
-            "outstanding_fen",
-            "overdue_fen",
-            pl.col("segment").fill_null(""),
-            pl.col("step").fill_null(""),
-            "collector_id",
-        )
-        .sort("account_id")
-    )
+def _snapshots(frame: pl.DataFrame, as_of: dt.date) -> pl.DataFrame:
+    return frame.select(
+        pl.lit(as_of, pl.Date).alias("as_of"),
+        "account_id",
+        "portfolio_id",
+        "dpd",
+        "bucket",
+        "oldest_unpaid_due",
+        "outstanding_fen",
+        "overdue_fen",
+        pl.col("segment").fill_null(""),
+        pl.col("step").fill_null(""),
+        "collector_id",
+    ).sort("account_id")
 
 
 def _totals(frame: pl.DataFrame) -> pl.DataFrame:

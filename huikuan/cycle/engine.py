@@ -29,12 +29,15 @@ from django.db import connection, transaction
 
 from huikuan.cycle.domain import PREVIOUS_SCHEMA, Day, Plan, cycle_compute
 from huikuan.ledger.domain import Component
-from huikuan.lib.frames import fen, from_fen, read_frame, stage_frame
+from huikuan.lib.frames import copy_into, fen, from_fen, read_frame, stage_frame
 
 COMPONENTS = tuple(c.value for c in Component)
 TRACKED = (
     "bucket",
+    "outstanding_fen",
     "overdue_fen",
+    "oldest_unpaid_due",
+    "collector_id",
     "segment",
     "segment_since",
     "strategy",
@@ -65,7 +68,10 @@ STATE_READ: dict[str, pl.DataType] = {
     "account_id": pl.Int64(),
     "changed_on": pl.Date(),
     "bucket": pl.String(),
+    "outstanding_fen": pl.Int64(),
     "overdue_fen": pl.Int64(),
+    "oldest_unpaid_due": pl.Date(),
+    "collector_id": pl.Int64(),
     "segment": pl.String(),
     "segment_since": pl.Date(),
     "strategy": pl.String(),
@@ -114,18 +120,21 @@ def partition_run(
     accounts, state, refreshed = _read(as_of, partition, partitions, rebuild=rebuild)
     read = time.perf_counter()
     previous = _previous(state, as_of)
-    day = cycle_compute(accounts, previous, as_of=as_of, plan=plan, full_snapshot=full_snapshot)
+    day = cycle_compute(accounts, previous, as_of=as_of, plan=plan)
     changed = _changed_states(day, state, previous, as_of)
+    snapshots = _snapshot_rows(day, changed, state, as_of, full=full_snapshot)
     computed = time.perf_counter()
     with transaction.atomic(), connection.cursor() as cursor:
         _write(
             cursor,
             day,
             changed,
+            snapshots,
             run_id=run_id,
             as_of=as_of,
             partition=partition,
             partitions=partitions,
+            first=state.is_empty(),
         )
     written = time.perf_counter()
     return PartitionResult(
@@ -134,7 +143,7 @@ def partition_run(
         states_written=changed.height,
         moves=day.moves.height,
         actions=day.actions.height,
-        snapshots=day.snapshots.height,
+        snapshots=snapshots.height,
         seconds={
             "read": round(read - started, 3),
             "compute": round(computed - read, 3),
@@ -168,7 +177,8 @@ def _read(
         ACCOUNT_READ,
     )
     state = read_frame(
-        f"""SELECT account_id, changed_on, bucket, {fen("overdue")}, segment, segment_since,
+        f"""SELECT account_id, changed_on, bucket, {fen("outstanding")}, {fen("overdue")},
+                   oldest_unpaid_due, collector_id, segment, segment_since,
                    strategy, arm, step, step_since, paused, next_action_on, next_channel,
                    base_segment, base_segment_since, base_strategy, base_arm, base_step,
                    base_step_since
@@ -189,6 +199,13 @@ def _read(
         disputed=pl.col("status") == "disputed",
     ).sort("account_id")
     return accounts, state, refreshed
+
+
+def read_accounts(as_of: dt.date) -> pl.DataFrame:
+    """Every account as the cycle reads it on ``as_of`` (overdue amounts brought to that day
+    where needed): what a segment preview counts."""
+    accounts, _state, _refreshed = _read(as_of, 0, 1, rebuild=False)
+    return accounts
 
 
 def _refresh_overdue(as_of: dt.date, part: list[int], *, rebuild: bool) -> int:
@@ -238,6 +255,18 @@ def _previous(state: pl.DataFrame, as_of: dt.date) -> pl.DataFrame:
     )
 
 
+def _snapshot_rows(
+    day: Day, changed: pl.DataFrame, state: pl.DataFrame, as_of: dt.date, *, full: bool
+) -> pl.DataFrame:
+    """Every account on a full day; otherwise those whose state changed on ``as_of`` (by this
+    run, or by an earlier run of the same day: a rerun writes the day's rows again)."""
+    if full:
+        return day.snapshots
+    earlier = state.filter(pl.col("changed_on") == as_of).select("account_id")
+    touched = pl.concat([changed.select("account_id"), earlier]).unique()
+    return day.snapshots.join(touched, on="account_id", how="semi")
+
+
 def _changed_states(
     day: Day, state: pl.DataFrame, previous: pl.DataFrame, as_of: dt.date
 ) -> pl.DataFrame:
@@ -263,120 +292,87 @@ def _write(
     cursor: Any,
     day: Day,
     changed: pl.DataFrame,
+    snapshots: pl.DataFrame,
     *,
     run_id: int,
     as_of: dt.date,
     partition: int,
     partitions: int,
+    first: bool,
 ) -> None:
+    """The day's rows of the partition replace any an earlier run of the day wrote, so a rerun
+    leaves what one run leaves. Rows no key can clash with go straight in with ``COPY`` (the
+    equivalent on SQLite); only the states of a partition that has some are merged."""
     part = [partitions, partition]
-    _write_states(cursor, changed)
-    # The day's rows of this partition are replaced: a rerun leaves what one run leaves.
-    stage_frame(cursor, "cycle_stage_moves", day.moves)
-    _execute(
-        cursor,
-        f"DELETE FROM cycle_stephistory WHERE as_of = %s AND {_in_partition('account_id')}",
-        [as_of, *part],
-    )
-    _execute(
-        cursor,
-        """INSERT INTO cycle_stephistory
-               (account_id, as_of, segment, strategy, arm, from_step, to_step, reason)
-           SELECT account_id, as_of, segment, strategy, arm, from_step, to_step, reason
-           FROM cycle_stage_moves""",
-        [],
-    )
-    stage_frame(cursor, "cycle_stage_actions", day.actions)
-    # Planned actions already worked (done, cancelled) stay; the planned ones are replanned.
+    _write_states(cursor, changed, first=first)
+    for table in ("cycle_stephistory", "cycle_snapshot"):
+        _execute(
+            cursor,
+            f"DELETE FROM {table} WHERE as_of = %s AND {_in_partition('account_id')}",
+            [as_of, *part],
+        )
+    copy_into(cursor, "cycle_stephistory", day.moves)
+    copy_into(cursor, "cycle_snapshot", snapshots, money=("outstanding_fen", "overdue_fen"))
+    _write_actions(cursor, day.actions, as_of=as_of, part=part)
+    _write_totals(cursor, day.totals, run_id=run_id, as_of=as_of, partition=partition)
+
+
+def _write_actions(cursor: Any, actions: pl.DataFrame, *, as_of: dt.date, part: list[int]) -> None:
+    """Planned actions are replanned; those already worked (done, cancelled) stay, and the
+    plan leaves out the steps they cover."""
     _execute(
         cursor,
         f"""DELETE FROM cycle_plannedaction
             WHERE as_of = %s AND status = 'planned' AND {_in_partition("account_id")}""",
         [as_of, *part],
     )
-    _execute(
-        cursor,
-        """INSERT INTO cycle_plannedaction (account_id, as_of, segment, strategy, arm, step,
-                                            channel, template, team_kind, collector_id, status)
-           SELECT account_id, as_of, segment, strategy, arm, step, channel, template, team_kind,
-                  collector_id, 'planned'
-           FROM cycle_stage_actions WHERE true
-           ON CONFLICT (account_id, as_of, step) DO NOTHING""",
-        [],
-    )
-    stage_frame(cursor, "cycle_stage_snapshots", day.snapshots)
-    _execute(
-        cursor,
-        f"DELETE FROM cycle_snapshot WHERE as_of = %s AND {_in_partition('account_id')}",
+    cursor.execute(
+        f"""SELECT account_id, step FROM cycle_plannedaction
+            WHERE as_of = %s AND {_in_partition("account_id")}""",
         [as_of, *part],
     )
-    _execute(
-        cursor,
-        f"""INSERT INTO cycle_snapshot (as_of, account_id, portfolio_id, dpd, bucket, outstanding,
-                                        overdue, segment, step, collector_id)
-            SELECT as_of, account_id, portfolio_id, dpd, bucket, {from_fen("outstanding_fen")},
-                   {from_fen("overdue_fen")}, segment, step, collector_id
-            FROM cycle_stage_snapshots""",
-        [],
+    worked = pl.DataFrame(
+        cursor.fetchall(), schema={"account_id": pl.Int64, "step": pl.String}, orient="row"
     )
-    _write_totals(cursor, day.totals, run_id=run_id, as_of=as_of, partition=partition)
-    for name in (
-        "cycle_stage_states",
-        "cycle_stage_moves",
-        "cycle_stage_actions",
-        "cycle_stage_snapshots",
-        "cycle_stage_totals",
-    ):
-        _execute(cursor, f"DROP TABLE IF EXISTS {name}", [])
+    fresh = actions.join(worked, on=["account_id", "step"], how="anti")
+    copy_into(cursor, "cycle_plannedaction", fresh.with_columns(status=pl.lit("planned")))
 
 
 def _write_totals(
     cursor: Any, totals: pl.DataFrame, *, run_id: int, as_of: dt.date, partition: int
 ) -> None:
-    stage_frame(cursor, "cycle_stage_totals", totals)
     _execute(
         cursor,
         "DELETE FROM cycle_snapshottotal WHERE run_id = %s AND partition = %s",
         [run_id, partition],
     )
-    _execute(
-        cursor,
-        f"""INSERT INTO cycle_snapshottotal (run_id, partition, as_of, portfolio_id, bucket,
-                                             segment, step, accounts, outstanding, overdue)
-            SELECT %s, %s, %s, portfolio_id, bucket, segment, step, accounts,
-                   {from_fen("outstanding_fen")}, {from_fen("overdue_fen")}
-            FROM cycle_stage_totals""",
-        [run_id, partition, as_of],
+    rows = totals.with_columns(
+        run_id=pl.lit(run_id, pl.Int64),
+        partition=pl.lit(partition, pl.Int64),
+        as_of=pl.lit(as_of, pl.Date),
     )
+    copy_into(cursor, "cycle_snapshottotal", rows, money=("outstanding_fen", "overdue_fen"))
 
 
-def _write_states(cursor: Any, changed: pl.DataFrame) -> None:
-    stage_frame(cursor, "cycle_stage_states", changed)
-    columns = [
-        "account_id",
-        "changed_on",
-        "bucket",
-        "overdue",
-        "segment",
-        "segment_since",
-        "strategy",
-        "arm",
-        "step",
-        "step_since",
-        "paused",
-        "next_action_on",
-        "next_channel",
-        *(f"base_{c}" for c in _BASE),
-    ]
-    values = [from_fen("overdue_fen") if c == "overdue" else c for c in columns]
-    updates = ", ".join(f"{c} = excluded.{c}" for c in columns[1:])
+def _write_states(cursor: Any, changed: pl.DataFrame, *, first: bool) -> None:
+    """Insert or update the changed states; a partition with no states yet takes them whole."""
+    columns = ["account_id", "changed_on", *TRACKED, *(f"base_{c}" for c in _BASE)]
+    rows = changed.select(columns)
+    if first:
+        copy_into(cursor, "cycle_accountstate", rows, money=("outstanding_fen", "overdue_fen"))
+        return
+    stage_frame(cursor, "cycle_stage_states", rows)
+    names = [c.removesuffix("_fen") for c in columns]
+    values = [from_fen(c) if c.endswith("_fen") else c for c in columns]
+    updates = ", ".join(f"{c} = excluded.{c}" for c in names[1:])
     _execute(
         cursor,
-        f"""INSERT INTO cycle_accountstate ({", ".join(columns)})
+        f"""INSERT INTO cycle_accountstate ({", ".join(names)})
             SELECT {", ".join(values)} FROM cycle_stage_states WHERE true
             ON CONFLICT (account_id) DO UPDATE SET {updates}""",
         [],
     )
+    _execute(cursor, "DROP TABLE cycle_stage_states", [])
 
 
 def _execute(cursor: Any, sql: str, params: list[object]) -> None:

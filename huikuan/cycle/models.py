@@ -27,6 +27,9 @@ class CycleRun(models.Model):
 
     as_of = models.DateField(_("as of"), db_index=True)
     rebuild = models.BooleanField(_("rebuild from items"), default=False)
+    # Snapshots of every account (a month-end, or the first run), not only of those that
+    # changed: the base that a past date's snapshot is rebuilt from.
+    full_snapshot = models.BooleanField(_("full snapshot"), default=False)
     status = models.CharField(
         _("status"), max_length=8, choices=Status.choices, default=Status.RUNNING
     )
@@ -46,6 +49,7 @@ class CycleRun(models.Model):
         verbose_name = _("cycle run")
         verbose_name_plural = _("cycle runs")
         ordering = ("-started_at", "-id")
+        permissions = [("run_cycle", _("Can run the daily cycle"))]
 
     def __str__(self) -> str:
         return f"cycle {self.as_of} #{self.pk}"
@@ -63,7 +67,10 @@ class AccountState(models.Model):
     )
     changed_on = models.DateField(_("changed on"))
     bucket = models.CharField(_("bucket"), max_length=12)
+    outstanding = models.DecimalField(_("outstanding"), max_digits=20, decimal_places=2, default=0)
     overdue = _money(_("overdue"))
+    oldest_unpaid_due = models.DateField(_("oldest unpaid due date"), null=True, blank=True)
+    collector_id = models.BigIntegerField(_("owner"), null=True, blank=True)
     segment = models.CharField(_("segment"), max_length=40, blank=True)
     segment_since = models.DateField(_("in the segment since"), null=True, blank=True)
     strategy = models.CharField(_("strategy"), max_length=40, blank=True)
@@ -153,14 +160,18 @@ class PlannedAction(models.Model):
 class Snapshot(models.Model):
     """An account as it stood on a date: what roll rates and past aging are computed from.
 
-    Daily for every account in delinquency or in a segment, and for every account on the last
-    day of a month (see docs/decisions/0004-daily-cycle.md for why and what it costs)."""
+    Written for every account on the last day of a month, and on other days only for the
+    accounts whose row changed (balances, oldest unpaid due date, owner, bucket, segment, step):
+    an account's row on any date is its latest row on or after the month-end before it, and its
+    DPD and bucket on that date follow from the oldest unpaid due date. See
+    docs/decisions/0004-daily-cycle.md for why and what it costs."""
 
     as_of = models.DateField(_("as of"))
     account_id = models.BigIntegerField(_("account"))
     portfolio_id = models.BigIntegerField(_("portfolio"))
     dpd = models.IntegerField(_("DPD"))
     bucket = models.CharField(_("bucket"), max_length=12)
+    oldest_unpaid_due = models.DateField(_("oldest unpaid due date"), null=True, blank=True)
     outstanding = _money(_("outstanding"))
     overdue = _money(_("overdue"))
     segment = models.CharField(_("segment"), max_length=40, blank=True)
@@ -203,3 +214,22 @@ class SnapshotTotal(models.Model):
 
     def __str__(self) -> str:
         return f"{self.as_of} {self.portfolio_id} {self.bucket} {self.segment}/{self.step}"
+
+
+class ScheduleClaim(models.Model):
+    """The schedule's claim on a day: one row per date (unique), so that of several workers
+    checking the clock at once exactly one starts the day's run (see services.cycle_schedule)."""
+
+    as_of = models.DateField(_("as of"), unique=True)
+    run = models.ForeignKey(
+        CycleRun, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    claimed_at = models.DateTimeField(_("claimed at"), auto_now_add=True)
+    message = models.TextField(_("message"), blank=True)
+
+    class Meta:
+        verbose_name = _("scheduled run")
+        verbose_name_plural = _("scheduled runs")
+
+    def __str__(self) -> str:
+        return f"schedule {self.as_of}"

@@ -63,8 +63,13 @@ def cycle_start(
     if unfinished is not None:
         return unfinished
     with transaction.atomic():
+        first = not CycleRun.objects.filter(status=CycleRun.Status.DONE, as_of__lt=as_of).exists()
         run = CycleRun.objects.create(
-            as_of=as_of, partitions=partitions, rebuild=rebuild, started_by=actor
+            as_of=as_of,
+            partitions=partitions,
+            rebuild=rebuild,
+            full_snapshot=first or is_month_end(as_of),
+            started_by=actor,
         )
         audit_record(
             actor=actor,
@@ -86,7 +91,7 @@ def cycle_partition(run_id: int, partition: int) -> CycleRun:
         plan=plan_on(run.as_of),
         partition=partition,
         partitions=run.partitions,
-        full_snapshot=is_month_end(run.as_of),
+        full_snapshot=run.full_snapshot,
         rebuild=run.rebuild,
     )
     with transaction.atomic():
@@ -234,7 +239,8 @@ def cycle_schedule(*, now: dt.datetime | None = None, inline: bool = False) -> C
             # Recorded, not retried every minute: a person decides (the cycle page shows it).
             claim.message = " ".join(exc.messages)
             claim.save(update_fields=["message"])
-            logging.getLogger(__name__).warning("scheduled cycle of %s not started: %s", today, claim.message)
+            log = logging.getLogger(__name__)
+            log.warning("scheduled cycle of %s not started: %s", today, claim.message)
             return None
         claim.run = run
         claim.save(update_fields=["run"])

@@ -32,6 +32,8 @@ CHANGE_STATUS = "ledger.change_account_status"
 MANAGE_LEDGER = "ledger.manage_ledger"
 VIEW_AUDIT_LOG = "audit.view_audit_log"
 MANAGE_USERS = "iam.manage_users"
+RUN_CYCLE = "cycle.run_cycle"
+MANAGE_STRATEGY = "strategy.manage_strategy"
 
 ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
     Role.COLLECTOR: frozenset(),
@@ -45,6 +47,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
             CHANGE_STATUS,
             MANAGE_LEDGER,
             VIEW_AUDIT_LOG,
+            RUN_CYCLE,
+            MANAGE_STRATEGY,
         }
     ),
     Role.LEGAL: frozenset({VIEW_ALL, VIEW_PII, CHANGE_STATUS}),

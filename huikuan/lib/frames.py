@@ -111,3 +111,39 @@ def stage_frame(cursor: Any, name: str, frame: pl.DataFrame) -> None:
             raw.executemany(f"INSERT INTO {name} VALUES ({marks})", block.iter_rows())
     finally:
         raw.close()
+
+
+def copy_into(cursor: Any, table: str, frame: pl.DataFrame, *, money: Sequence[str] = ()) -> None:
+    """Append ``frame``'s rows to the real table ``table`` (columns by name), with no staging
+    table: ``COPY FROM STDIN`` on PostgreSQL, one ``executemany`` on SQLite. ``money`` names
+    columns of integer fen, written as exact decimals (their column names lose ``_fen``)."""
+    if frame.is_empty():
+        return
+    frame = frame.with_columns(
+        [_fen_text(pl.col(c)).alias(c.removesuffix("_fen")) for c in money]
+    ).drop([c for c in money if c.removesuffix("_fen") != c])
+    columns = ", ".join(frame.columns)
+    if postgres():
+        with cursor.copy(f"COPY {table} ({columns}) FROM STDIN (FORMAT csv, NULL '\\N')") as copy:
+            for block in frame.iter_slices(200_000):
+                buffer = io.BytesIO()
+                block.write_csv(buffer, include_header=False, null_value="\\N")
+                copy.write(buffer.getvalue())
+        return
+    marks = ", ".join("?" for _ in frame.columns)
+    text_dates = frame.with_columns(pl.col(pl.Date).cast(pl.String))
+    raw = cursor.connection.cursor()
+    try:
+        for block in text_dates.iter_slices(100_000):
+            raw.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", block.iter_rows())
+    finally:
+        raw.close()
+
+
+def _fen_text(fen: pl.Expr) -> pl.Expr:
+    """Integer fen as the exact decimal text of yuan ("-12.05")."""
+    sign = pl.when(fen < 0).then(pl.lit("-")).otherwise(pl.lit(""))
+    size = fen.abs()
+    return pl.concat_str(
+        sign, (size // 100).cast(pl.String), pl.lit("."), (size % 100).cast(pl.String).str.zfill(2)
+    )

@@ -42,6 +42,7 @@ class Strategy(models.Model):
         verbose_name = _("strategy")
         verbose_name_plural = _("strategies")
         ordering = ("code", "-version")
+        permissions = [("manage_strategy", _("Can edit segments and strategies"))]
         constraints = [
             models.UniqueConstraint(fields=("code", "version"), name="strategy_version_unique")
         ]

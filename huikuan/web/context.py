@@ -10,7 +10,15 @@ from django.urls import reverse
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
-from huikuan.iam.roles import MANAGE_LEDGER, POST_PAYMENT, VIEW_AUDIT_LOG, Role
+from huikuan.iam.roles import (
+    MANAGE_LEDGER,
+    MANAGE_STRATEGY,
+    POST_PAYMENT,
+    RUN_CYCLE,
+    VIEW_ALL,
+    VIEW_AUDIT_LOG,
+    Role,
+)
 from huikuan.iam.selectors import user_roles
 
 
@@ -32,6 +40,18 @@ NAV = (
         _("Imports"),
         also=("import_detail", "payments_review"),
         permission=(MANAGE_LEDGER, POST_PAYMENT),
+    ),
+    NavItem(
+        "cycle_runs",
+        _("Daily cycle"),
+        also=("cycle_run", "report_aging", "report_rolls", "report_segments", "report_actions"),
+        permission=(RUN_CYCLE, VIEW_ALL),
+    ),
+    NavItem(
+        "segments",
+        _("Segments and strategies"),
+        also=("segment_edit", "segment_new", "strategies", "strategy_version"),
+        permission=(MANAGE_STRATEGY, VIEW_ALL),
     ),
     NavItem("audit_log", _("Audit log"), permission=VIEW_AUDIT_LOG),
     NavItem("tokens", _("API tokens")),

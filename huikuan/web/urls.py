@@ -14,5 +14,7 @@ urlpatterns = [
     path("", include("huikuan.iam.urls")),
     path("", include("huikuan.ledger.urls")),
     path("", include("huikuan.intake.urls")),
+    path("", include("huikuan.cycle.urls")),
+    path("", include("huikuan.strategy.urls")),
     path("audit/", include("huikuan.audit.urls")),
 ]

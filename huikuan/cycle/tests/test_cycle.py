@@ -9,9 +9,11 @@ from typing import Any
 import pytest
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
+from django.utils import translation
 
 from huikuan.cycle import engine, services
 from huikuan.cycle.models import AccountState, CycleRun, PlannedAction, Snapshot, StepHistory
+from huikuan.cycle.snapshots import snapshot_on
 from huikuan.ledger import services as ledger
 from huikuan.ledger.models import Account
 from huikuan.ledger.tests.factories import installments, make_account, make_portfolio
@@ -109,10 +111,11 @@ def test_a_day_with_known_answers(book: dict[str, Any]) -> None:
         book["medium"].pk: "call",
         book["large"].pk: "agency",
     }
-    # Daily snapshots hold the late accounts and those in a segment.
-    assert set(Snapshot.objects.values_list("account_id", flat=True)) == {
-        book[k].pk for k in ("soon", "light", "medium", "large")
-    }
+    # The first run snapshots every account: the base later days add their changes to.
+    assert run.full_snapshot
+    assert set(Snapshot.objects.values_list("account_id", flat=True)) == set(
+        Account.objects.values_list("pk", flat=True)
+    )
 
 
 def test_running_a_day_twice_gives_the_same_tables(book: dict[str, Any]) -> None:
@@ -132,6 +135,12 @@ def test_the_next_day_moves_only_what_moved(book: dict[str, Any]) -> None:
     assert run.counts["states_written"] == 1
     assert run.counts["overdue_refreshed"] == 1
     assert state(book["medium"])[3] == Decimal("2100.00")
+    # Only that account's snapshot row is written for the day.
+    assert not run.full_snapshot
+    next_day = Snapshot.objects.filter(as_of=AS_OF + dt.timedelta(days=1))
+    assert list(next_day.values_list("account_id", "overdue")) == [
+        (book["medium"].pk, Decimal("2100.00"))
+    ]
     assert not StepHistory.objects.filter(as_of=AS_OF + dt.timedelta(days=1)).exists()
     # On the 28th the light account reaches DPD 15 (the demand letter) and the loan that fell
     # due on the 26th is two days late (the first call).
@@ -149,7 +158,7 @@ def test_the_next_day_moves_only_what_moved(book: dict[str, Any]) -> None:
 
 def test_an_earlier_day_is_refused(book: dict[str, Any]) -> None:
     services.cycle_run(as_of=AS_OF, actor=None)
-    with pytest.raises(ValidationError, match="already run"):
+    with translation.override("en"), pytest.raises(ValidationError, match="already run"):
         services.cycle_run(as_of=AS_OF - dt.timedelta(days=1), actor=None)
 
 
@@ -228,3 +237,42 @@ def test_a_rebuild_from_the_items_gives_what_the_incremental_days_gave(
             "pk", "overdue_principal", "overdue_interest", "overdue_fee", "next_due_date"
         )
     )
+
+
+def test_a_past_day_is_rebuilt_from_the_base_and_the_changes(book: dict[str, Any]) -> None:
+    assert snapshot_on(AS_OF) is None  # the cycle has not run yet
+    services.cycle_run(as_of=AS_OF, actor=None)
+    services.cycle_run(as_of=AS_OF + dt.timedelta(days=1), actor=None)
+    later = AS_OF + dt.timedelta(days=5)
+    services.cycle_run(as_of=later, actor=None)
+    rebuilt = snapshot_on(later)
+    assert rebuilt is not None
+    got = {
+        row["account_id"]: (row["bucket"], row["overdue_fen"], row["segment"], row["step"])
+        for row in rebuilt.iter_rows(named=True)
+    }
+    assert got == {
+        s.account_id: (s.bucket, int(s.overdue * 100), s.segment, s.step)
+        for s in AccountState.objects.all()
+    }
+    # On the 24th, the medium loan had its second installment overdue; the light one was 11
+    # days late although nothing about it was written that day.
+    on_24th = snapshot_on(AS_OF + dt.timedelta(days=1))
+    assert on_24th is not None
+    rows = {r["account_id"]: r for r in on_24th.iter_rows(named=True)}
+    assert rows[book["medium"].pk]["overdue_fen"] == 210_000
+    assert rows[book["light"].pk]["dpd"] == 11
+    assert rows[book["light"].pk]["bucket"] == "1-30"
+
+
+def test_a_rerun_keeps_the_actions_already_worked_and_plans_nothing_twice(
+    book: dict[str, Any],
+) -> None:
+    services.cycle_run(as_of=AS_OF, actor=None)
+    worked = PlannedAction.objects.get(account_id=book["light"].pk, as_of=AS_OF)
+    PlannedAction.objects.filter(pk=worked.pk).update(status=PlannedAction.Status.DONE)
+    planned = PlannedAction.objects.filter(status="planned").count()
+    services.cycle_run(as_of=AS_OF, actor=None, rebuild=True)
+    assert PlannedAction.objects.get(pk=worked.pk).status == PlannedAction.Status.DONE
+    assert PlannedAction.objects.filter(account_id=book["light"].pk, as_of=AS_OF).count() == 1
+    assert PlannedAction.objects.filter(status="planned").count() == planned

@@ -74,7 +74,6 @@ def run(frame: pl.DataFrame, previous: pl.DataFrame | None = None, **kw: Any) ->
         previous if previous is not None else no_previous(),
         as_of=kw.pop("as_of", AS_OF),
         plan=plan,
-        full_snapshot=kw.pop("full", False),
     )
 
 
@@ -208,10 +207,11 @@ def test_the_challenger_arm_is_stable_and_takes_its_share() -> None:
     assert first["arm"].to_list() == again["arm"].to_list()
 
 
-def test_snapshots_daily_for_late_accounts_and_in_full_at_month_end() -> None:
+def test_snapshot_rows_for_every_account_with_what_dates_need() -> None:
     frame = accounts(oldest_unpaid_due=due(-20, 5))
-    assert run(frame).snapshots["account_id"].to_list() == [2]
-    assert run(frame, full=True).snapshots["account_id"].to_list() == [1, 2]
+    snapshots = run(frame).snapshots
+    assert snapshots["account_id"].to_list() == [1, 2]
+    assert snapshots["oldest_unpaid_due"].to_list() == due(-20, 5)
     assert is_month_end(dt.date(2026, 11, 30)) and not is_month_end(AS_OF)
 
 
@@ -241,3 +241,20 @@ def test_days_in_segment_paths_count_from_entering_the_segment(key: str) -> None
     )
     step = run(frame, previous, plan=plan).state["step"].to_list()
     assert step == (["b"] if key == "dpd" else ["a"])
+
+
+def test_an_account_in_no_segment_has_no_date_in_it() -> None:
+    # Otherwise its state would change every day and be rewritten every day.
+    frame = accounts(status=["paid_off", "delinquent"], oldest_unpaid_due=due(10, 10))
+    frame = frame.with_columns(outstanding_fen=pl.Series([0, 100], dtype=pl.Int64))
+    state = run(frame).state
+    assert state["segment_since"].to_list() == [None, AS_OF]
+
+
+def test_with_no_segment_defined_nothing_is_worked() -> None:
+    plan = default_plan()
+    empty = Plan(rules=[], arms={}, strategies=plan.strategies, bounds=plan.bounds)
+    day = run(accounts(oldest_unpaid_due=due(10, 40)), plan=empty)
+    assert day.state["segment"].to_list() == [None, None]
+    assert day.actions.is_empty()
+    assert run(accounts(oldest_unpaid_due=due(10)).clear(), plan=empty).state.is_empty()

@@ -1,28 +1,8 @@
 """Create the role groups with their permissions (DESIGN.md §1, table in iam.roles)."""
 
-from django.contrib.auth.management import create_permissions
 from django.db import migrations
 
-from huikuan.iam.roles import ROLE_PERMISSIONS
-
-
-def create_roles(apps, schema_editor):
-    # Permissions are normally created after all migrations; the groups need them now.
-    for app_config in apps.get_app_configs():
-        app_config.models_module = True
-        create_permissions(app_config, apps=apps, verbosity=0)
-        app_config.models_module = None
-    Group = apps.get_model("auth", "Group")
-    Permission = apps.get_model("auth", "Permission")
-    for role, perms in ROLE_PERMISSIONS.items():
-        group, _ = Group.objects.get_or_create(name=role.value)
-        wanted = []
-        for perm in perms:
-            app_label, codename = perm.split(".")
-            wanted.append(
-                Permission.objects.get(content_type__app_label=app_label, codename=codename)
-            )
-        group.permissions.set(wanted)
+from huikuan.iam.role_migrations import sync_role_groups
 
 
 class Migration(migrations.Migration):
@@ -34,4 +14,4 @@ class Migration(migrations.Migration):
         ("contenttypes", "0002_remove_content_type_name"),
     ]
 
-    operations = [migrations.RunPython(create_roles, migrations.RunPython.noop)]
+    operations = [migrations.RunPython(sync_role_groups, migrations.RunPython.noop)]

@@ -161,3 +161,46 @@ def test_manager_imports_a_gbk_ledger_file(live_server, personas, ledger, steps,
     assert page.locator(".status.import-done").count() == 1
     page.goto(f"{base}/ledger/?q=HT2025001")
     assert page.locator("tr[data-contract=HT2025001]").count() == 1
+
+
+def test_manager_runs_the_cycle_and_reads_the_aging(live_server, personas, ledger, steps):
+    from django.apps import apps
+
+    from huikuan.strategy.defaults import seed
+
+    seed(apps)  # transactional tests flush the data-migrated segments and strategies
+    page, base = steps.page, live_server.url
+    _login(steps, base, "manager")
+    page.click("nav a[href='/cycle/']")
+    page.fill("#id_as_of", "2026-11-23")
+    steps.shot("run-form")
+    page.click("#cycle-run-form button[type=submit]")
+    # Tasks run inline in the tests: the run has finished when its page opens.
+    page.wait_for_selector("#cycle-result")
+    steps.shot("run-result")
+    assert page.locator(".status.cycle-done").count() == 1
+    page.click("a[href='/reports/aging/?as_of=2026-11-23']")
+    page.wait_for_selector(".aging-card")
+    steps.shot("aging")
+    assert page.locator(".aging-card").count() == 1
+
+
+def test_manager_previews_a_segment_change_before_saving(live_server, personas, ledger, steps):
+    from django.apps import apps
+
+    from huikuan.strategy.defaults import seed
+    from huikuan.strategy.models import Segment
+
+    seed(apps)  # transactional tests flush the data-migrated defaults
+    page, base = steps.page, live_server.url
+    light = Segment.objects.get(code="light_small")
+    _login(steps, base, "manager")
+    page.goto(f"{base}/strategy/segments/{light.pk}/")
+    page.wait_for_selector("#preview-table")
+    page.fill("#id_dpd_max", "5")
+    page.locator("#id_dpd_max").dispatch_event("change")
+    page.wait_for_selector("#preview-table tr.edited")
+    steps.shot("preview")
+    assert page.locator("#preview-table tr.edited").count() == 1
+    light.refresh_from_db()
+    assert light.conditions["dpd_max"] == 30  # previewing saved nothing

@@ -1,4 +1,8 @@
-"""``huikuan cycle run --as-of 2026-11-23 [--partitions N]``: the daily cycle, here and now."""
+"""``huikuan cycle run --as-of 2026-11-23 [--partitions N]``: the daily cycle, here and now.
+
+``huikuan cycle schedule --once``: the day's run if it has none yet (for cron; the worker does
+the same by itself after ``HUIKUAN_CYCLE_AT``); without ``--once``, what the schedule says.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from huikuan.cycle import services
+from huikuan.cycle import selectors, services
 from huikuan.lib.commands import TranslatedCommand
 
 
@@ -22,7 +26,14 @@ class Command(TranslatedCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("action", choices=["run"], help=gettext_lazy("what to do"))
+        parser.add_argument("action", choices=["run", "schedule"], help=gettext_lazy("what to do"))
+        parser.add_argument(
+            "--once",
+            action="store_true",
+            help=gettext_lazy(
+                "schedule: run today's cycle now unless today already has a run (for cron)"
+            ),
+        )
         parser.add_argument(
             "--as-of",
             type=dt.date.fromisoformat,
@@ -44,6 +55,9 @@ class Command(TranslatedCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if options["action"] == "schedule":
+            self._schedule(once=options["once"])
+            return
         as_of = options["as_of"] or timezone.localdate()
         try:
             run = services.cycle_run(
@@ -71,3 +85,28 @@ class Command(TranslatedCommand):
         )
         seconds = ", ".join(f"{k} {v:.2f} s" for k, v in run.timings.items())
         self.stdout.write(_("Time: %(seconds)s") % {"seconds": seconds})
+
+    def _schedule(self, *, once: bool) -> None:
+        """``--once``: today's run unless today has one (cron); else what the schedule says."""
+        if not once:
+            at = selectors.schedule_at()
+            if at is None:
+                self.stdout.write(_("No schedule: HUIKUAN_CYCLE_AT is empty."))
+            else:
+                self.stdout.write(
+                    _("The worker starts the day's cycle after %(at)s.")
+                    % {"at": at.strftime("%H:%M")}
+                )
+            return
+        run = services.cycle_schedule(inline=True)
+        if run is None:
+            self.stdout.write(_("Nothing to do: today's cycle has run or was started already."))
+            return
+        self.stdout.write(
+            _("Cycle of %(date)s: %(status)s, %(accounts)s accounts.")
+            % {
+                "date": run.as_of.isoformat(),
+                "status": run.get_status_display(),
+                "accounts": f"{run.counts.get('accounts', 0):,}",
+            }
+        )
