@@ -27,27 +27,14 @@ from typing import Any
 import polars as pl
 from django.db import connection, transaction
 
-from huikuan.cycle.domain import PREVIOUS_SCHEMA, Day, Plan, cycle_compute
+from huikuan.cycle.domain import PREVIOUS_SCHEMA, STATE_COLUMNS, Day, Plan, cycle_compute
 from huikuan.ledger.domain import Component
 from huikuan.lib.frames import copy_into, fen, from_fen, read_frame, stage_frame
 
 COMPONENTS = tuple(c.value for c in Component)
-TRACKED = (
-    "bucket",
-    "outstanding_fen",
-    "overdue_fen",
-    "oldest_unpaid_due",
-    "collector_id",
-    "segment",
-    "segment_since",
-    "strategy",
-    "arm",
-    "step",
-    "step_since",
-    "paused",
-    "next_action_on",
-    "next_channel",
-)
+# What a state holds that can change from one day to the next (DPD changes every day and is not
+# stored: it follows from the oldest unpaid due date).
+TRACKED = tuple(c for c in STATE_COLUMNS if c not in ("account_id", "dpd"))
 _TEXT = ("segment", "strategy", "arm", "step", "next_channel")
 _BASE = ("segment", "segment_since", "strategy", "arm", "step", "step_since")
 _BASE_TEXT = ("base_segment", "base_strategy", "base_arm", "base_step")
