@@ -95,8 +95,11 @@ def value_param(source: Source) -> pl.Expr:
     return text(pl.col(source.raw)).str.slice(0, messages.VALUE_CHARS)
 
 
-def errors_frame(parsed: pl.DataFrame, checks: Sequence[Check]) -> pl.DataFrame:
-    """One row per failed check, ordered by row and then by column as in the file."""
+def errors_frame(
+    parsed: pl.DataFrame, checks: Sequence[Check], templates: Mapping[str, str] | None = None
+) -> pl.DataFrame:
+    """One row per failed check, ordered by row and then by column as in the file; messages
+    from ``templates`` where they have the code (see ``messages.message``)."""
     parts = [
         parsed.lazy()
         .filter(check.failed.fill_null(False))
@@ -112,6 +115,7 @@ def errors_frame(parsed: pl.DataFrame, checks: Sequence[Check]) -> pl.DataFrame:
                     "value": value_param(check.source),
                     **check.params,
                 },
+                templates,
             ).alias("message"),
             pl.lit(check.source.index).alias("_order"),
         )

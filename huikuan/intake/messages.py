@@ -149,9 +149,13 @@ def render(template: str, params: Mapping[str, pl.Expr]) -> pl.Expr:
     return pl.concat_str(pieces)
 
 
-def message(code: str, params: Mapping[str, pl.Expr]) -> pl.Expr:
-    """The message for ``code`` in the active language, filled in row by row."""
-    return render(_(TEMPLATES[code]), params)
+def message(
+    code: str, params: Mapping[str, pl.Expr], extra: Mapping[str, str] | None = None
+) -> pl.Expr:
+    """The message for ``code`` in the active language, filled in row by row; ``extra``
+    templates (another kind of file's) come before the ledger's."""
+    template = (extra or {}).get(code) or TEMPLATES[code]
+    return render(_(template), params)
 
 
 @contextmanager

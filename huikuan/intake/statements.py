@@ -61,10 +61,10 @@ from huikuan.intake.checks import (
     ERROR_SCHEMA,
     Check,
     Source,
+    errors_frame,
     row_numbers,
     skipped_rows,
     sources,
-    value_param,
 )
 from huikuan.intake.duplicates import SeenKeys, key_hash
 from huikuan.intake.errors import IntakeError
@@ -509,35 +509,7 @@ def _checks(by_field: Mapping[str, list[Source]]) -> list[Check]:
 
 def _errors(parsed: pl.DataFrame, checks: list[Check]) -> pl.DataFrame:
     """:func:`checks.errors_frame` with this module's templates besides the ledger's."""
-    parts = [
-        parsed.lazy()
-        .filter(check.failed.fill_null(False))
-        .select(
-            pl.col("row"),
-            pl.lit(check.source.header).alias("field"),
-            pl.lit(check.code).alias("code"),
-            messages.render(
-                _(TEMPLATES.get(check.code) or messages.TEMPLATES[check.code]),
-                {
-                    "row": pl.col("row"),
-                    "field": pl.lit(check.source.header),
-                    "value": value_param(check.source),
-                    **check.params,
-                },
-            ).alias("message"),
-            pl.lit(check.source.index).alias("_order"),
-        )
-        for check in checks
-    ]
-    if not parts:
-        return pl.DataFrame(schema=ERROR_SCHEMA)
-    return (
-        pl.concat(parts)
-        .sort("row", "_order", maintain_order=True)
-        .drop("_order")
-        .collect()
-        .cast(ERROR_SCHEMA)  # type: ignore[arg-type]
-    )
+    return errors_frame(parsed, checks, TEMPLATES)
 
 
 _CLEAN = [
