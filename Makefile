@@ -49,8 +49,7 @@ typecheck:
 
 ## Regenerate the message catalogs after changing user-facing strings, then compile them
 messages: install
-	cd huikuan && ../$(BIN)/django-admin makemessages -l zh_Hans -l en --no-obsolete \
-		--settings=huikuan.settings --pythonpath=.. -i "tests/*"
+	$(BIN)/python scripts/make_messages.py
 	$(BIN)/python scripts/fill_english.py
 	$(BIN)/python scripts/compile_messages.py
 

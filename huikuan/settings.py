@@ -52,6 +52,8 @@ INSTALLED_APPS = [
     "huikuan.intake",
     "huikuan.strategy",
     "huikuan.cycle",
+    "huikuan.workqueue",
+    "huikuan.contact",
     "huikuan.api",
     "huikuan.web",
 ]

@@ -6,15 +6,24 @@ entry) can never survive as the English text.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from babel.messages.pofile import read_po, write_po
 
-PO = Path(__file__).resolve().parent.parent / "huikuan/locale/en/LC_MESSAGES/django.po"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from catalogs import catalogs
 
 
 def main() -> None:
-    with PO.open("rb") as f:
+    for po in catalogs("en"):
+        if po.exists():
+            _fill(po)
+
+
+def _fill(po: Path) -> None:
+    with po.open("rb") as f:
         catalog = read_po(f, locale="en")
     for message in catalog:
         if not message.id:
@@ -24,7 +33,7 @@ def main() -> None:
         else:
             message.string = message.id
         message.flags.discard("fuzzy")
-    with PO.open("wb") as f:
+    with po.open("wb") as f:
         write_po(f, catalog, width=100)
 
 

@@ -20,6 +20,7 @@ from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as SchemaValidationError
 from ninja.security import HttpBearer, SessionAuth
 
+from huikuan.contact.api import router as contact_router
 from huikuan.cycle.api import router as cycle_router
 from huikuan.iam.api import router as iam_router
 from huikuan.iam.selectors import user_for_token
@@ -28,6 +29,7 @@ from huikuan.intake.errors import IntakeError
 from huikuan.ledger.api import router as ledger_router
 from huikuan.ledger.domain import IllegalTransition
 from huikuan.ledger.services import IdempotencyConflict
+from huikuan.workqueue.api import router as workqueue_router
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +73,8 @@ api.add_router("/", ledger_router, tags=["ledger"])
 api.add_router("/", iam_router, tags=["iam"])
 api.add_router("/", intake_router, tags=["intake"])
 api.add_router("/", cycle_router, tags=["cycle"])
+api.add_router("/", workqueue_router, tags=["workqueue"])
+api.add_router("/", contact_router, tags=["contact"])
 
 
 # --- the one error body ---------------------------------------------------------------------

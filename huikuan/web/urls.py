@@ -16,5 +16,7 @@ urlpatterns = [
     path("", include("huikuan.intake.urls")),
     path("", include("huikuan.cycle.urls")),
     path("", include("huikuan.strategy.urls")),
+    path("", include("huikuan.workqueue.urls")),
+    path("", include("huikuan.contact.urls")),
     path("audit/", include("huikuan.audit.urls")),
 ]
