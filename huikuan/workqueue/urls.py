@@ -1,5 +1,10 @@
 """Pages of the workqueue app (``web:`` namespace, see web/urls.py)."""
 
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from huikuan.workqueue import views
+
+urlpatterns = [
+    path("work/", views.queue, name="queue"),
+    path("work/next/", views.queue_next, name="queue_next"),
+]
