@@ -399,14 +399,38 @@ def _chunks(
     """Frames per chunk with final ids, in write order. A pure function of its arguments."""
     next_ids = dict(setup.bases)
     rank = 0  # delinquent accounts so far: the round-robin goes on across chunks
+    seen = _SeenKeys()  # ID numbers of the earlier chunks: a debtor is one ID number
     for index, first in enumerate(range(0, accounts, CHUNK)):
         rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, index])))
         chunk = _Chunk(rng, setup, first, min(CHUNK, accounts - first), next_ids, rank)
+        chunk.seen = seen
         frames = chunk.frames()
         rank = chunk.rank
         for model, frame in frames:
             next_ids[model._meta.db_table] += frame.height
         yield frames
+
+
+class _SeenKeys:
+    """64-bit hashes of the ID numbers drawn so far, as a few sorted arrays (merged when one
+    grows as large as the one before it), so that checking a chunk costs a few binary searches
+    however many chunks came before. A hash collision only makes a debtor draw again."""
+
+    def __init__(self) -> None:
+        self.runs: list[Array] = []
+
+    def contains(self, keys: Array) -> Array:
+        found = np.zeros(len(keys), dtype=bool)
+        for run in self.runs:
+            at = np.searchsorted(run, keys).clip(max=len(run) - 1)
+            found |= run[at] == keys
+        return found
+
+    def add(self, keys: Array) -> None:
+        self.runs.append(np.sort(keys))
+        while len(self.runs) > 1 and len(self.runs[-2]) <= len(self.runs[-1]):
+            last = self.runs.pop()
+            self.runs[-1] = np.sort(np.concatenate((self.runs[-1], last)))
 
 
 def _months(d: Array) -> Array:
@@ -487,6 +511,7 @@ class _Chunk:
         self.rng, self.setup, self.first, self.n, self.rank = rng, setup, first, n, rank
         self.next_ids = next_ids
         self.as_of = np.datetime64(setup.as_of, "D")
+        self.seen = _SeenKeys()
 
     def _id(self, model: type[models.Model], count: int) -> Array:
         return self.next_ids[model._meta.db_table] + np.arange(count, dtype=np.int64)
@@ -827,9 +852,13 @@ class _Chunk:
         # Individuals, GB 11643: region, birth date (1960–2002), sequence (odd for men), check.
         male = rng.random(n) < 0.55
         id_number = _where(self.trade, self._credit_codes(code), self._resident_ids(code, male))
-        # Random draws repeat now and then (about one in 10^4 at 100,000 debtors), and a
-        # debtor is one (kind, ID number): draw again for the repeats until none is left.
-        while (again := (id_number.is_duplicated() & ~id_number.is_first_distinct())).any():
+        # Random draws repeat now and then (about one in 10^4 at 100,000 debtors, more across
+        # a million), and a debtor is one (kind, ID number): draw again for the repeats, in
+        # the chunk and with the earlier chunks, until none is left.
+        while (
+            again := (id_number.is_duplicated() & ~id_number.is_first_distinct())
+            | pl.Series(self.seen.contains(id_number.hash(seed=0).to_numpy()))
+        ).any():
             index = np.flatnonzero(again.to_numpy())
             fresh = _where(
                 self.trade[index],
@@ -837,6 +866,7 @@ class _Chunk:
                 self._resident_ids(code[index], male[index]),
             )
             id_number = id_number.scatter(index, fresh)
+        self.seen.add(id_number.hash(seed=0).to_numpy())
         city = _pick([r[2].removesuffix("市") for r in REGIONS], self.region)
         company = (
             city

@@ -8,6 +8,7 @@ from collections import Counter, defaultdict
 from decimal import Decimal
 from io import StringIO
 
+import numpy as np
 import phonenumbers
 import polars as pl
 import pytest
@@ -395,3 +396,31 @@ def test_command_reports_a_second_load_as_an_error(db):
 
     with translation.override("en"), pytest.raises(CommandError, match="already loaded"):
         call_command("demo", "--accounts", "5", stdout=StringIO())
+
+
+def test_id_numbers_stay_unique_across_chunks(monkeypatch):
+    # Debtors drawn 40 a chunk from a pool of 4,000 ID numbers: repeats across chunks are
+    # certain, and each must be drawn again.
+    monkeypatch.setattr(demo, "CHUNK", 40)
+    draw = demo._Chunk._resident_ids
+    pool: list[pl.Series] = []
+
+    def from_a_small_pool(self, code, male):
+        if not pool:
+            pool.append(draw(self, np.repeat(code[:1], 4_000), np.ones(4_000, bool)).unique())
+        return pool[0].sample(len(code), with_replacement=True, seed=int(self.rng.integers(1e9)))
+
+    monkeypatch.setattr(demo._Chunk, "_resident_ids", from_a_small_pool)
+    chunks = demo_frames(accounts=1_500, as_of=dt.date(2026, 11, 23), seed=7)
+    debtors = pl.concat([chunk["ledger_debtor"] for chunk in chunks])
+    assert debtors.height == 1_500
+    assert debtors.select(pl.struct("kind", "id_number").is_unique().all()).item()
+
+
+def test_seen_keys_find_what_was_added_in_any_run():
+    seen = demo._SeenKeys()
+    for start in range(0, 700, 100):
+        seen.add(pl.Series(range(start, start + 100)).to_numpy() * 3)
+    assert len(seen.runs) <= 4  # merged as they grow
+    probe = pl.Series([0, 3, 1_797, 2_097, 1, 2_100]).to_numpy()
+    assert seen.contains(probe).tolist() == [True, True, True, True, False, False]
