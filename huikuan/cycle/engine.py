@@ -51,6 +51,13 @@ ACCOUNT_READ: dict[str, pl.DataType] = {
     "debtor_kind": pl.String(),
     "region": pl.String(),
 }
+# The workbench's row about the account (contact.AccountContactState), when it has one.
+CONTACT_READ: dict[str, pl.DataType] = {
+    "promise_status": pl.String(),
+    "promise_due_on": pl.Date(),
+    "plan_status": pl.String(),
+    "disputed_fen": pl.Int64(),
+}
 STATE_READ: dict[str, pl.DataType] = {
     "account_id": pl.Int64(),
     "changed_on": pl.Date(),
@@ -157,11 +164,14 @@ def _read(
     overdue = " + ".join(f"a.overdue_{c}" for c in COMPONENTS)
     accounts = read_frame(
         f"""SELECT a.id, a.portfolio_id, a.status, {fen("a.outstanding")}, {fen(overdue)},
-                   a.oldest_unpaid_due, a.collector_id, a.product, d.kind, d.region
+                   a.oldest_unpaid_due, a.collector_id, a.product, d.kind, d.region,
+                   cs.promise_status, cs.promise_due_on, cs.plan_status,
+                   {fen("cs.disputed_amount")}
             FROM ledger_account a JOIN ledger_debtor d ON d.id = a.debtor_id
+            LEFT JOIN contact_accountcontactstate cs ON cs.account_id = a.id
             WHERE {_in_partition("a.id")}""",
         part,
-        ACCOUNT_READ,
+        {**ACCOUNT_READ, **CONTACT_READ},
     )
     state = read_frame(
         f"""SELECT account_id, changed_on, bucket, {fen("outstanding")}, {fen("overdue")},
@@ -176,16 +186,36 @@ def _read(
         # Stored as "" for none; the computation speaks null.
         [pl.col(c).replace("", None) for c in (*_TEXT, *_BASE_TEXT)]
     )
-    accounts = accounts.with_columns(
-        score=pl.lit(None, pl.Int32),
-        risk_grade=pl.lit(None, pl.String),
-        tags=pl.lit([], pl.List(pl.String)),
-        # Promises and payment plans arrive with the workbench (issue 5).
-        promise_status=pl.lit("none"),
-        plan_status=pl.lit("none"),
-        disputed=pl.col("status") == "disputed",
-    ).sort("account_id")
+    accounts = (
+        accounts.with_columns(
+            score=pl.lit(None, pl.Int32),
+            risk_grade=pl.lit(None, pl.String),
+            tags=pl.lit([], pl.List(pl.String)),
+            promise_status=_promise_status(as_of),
+            plan_status=pl.col("plan_status").fill_null("none"),
+            # A dispute over part of the overdue amount leaves the rest to collect; only a dispute
+            # over all of it (or an account marked disputed) pauses the strategy.
+            disputed=(pl.col("status") == "disputed")
+            | ((pl.col("disputed_fen") > 0) & (pl.col("disputed_fen") >= pl.col("overdue_fen"))),
+        )
+        .drop("promise_due_on", "disputed_fen")
+        .sort("account_id")
+    )
     return accounts, state, refreshed
+
+
+def _promise_status(as_of: dt.date) -> pl.Expr:
+    """The workbench's promise status as the strategy reads it on ``as_of``: an open promise
+    due that day is due today, one due before it is broken until a payment says otherwise."""
+    status, due = pl.col("promise_status").fill_null("none"), pl.col("promise_due_on")
+    open_ = status == "open"
+    return (
+        pl.when(open_ & (due == as_of))
+        .then(pl.lit("due_today"))
+        .when(open_ & (due < as_of))
+        .then(pl.lit("broken"))
+        .otherwise(status)
+    )
 
 
 def read_accounts(as_of: dt.date) -> pl.DataFrame:

@@ -6,6 +6,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
+import polars as pl
 import pytest
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
@@ -276,3 +277,41 @@ def test_a_rerun_keeps_the_actions_already_worked_and_plans_nothing_twice(
     assert PlannedAction.objects.get(pk=worked.pk).status == PlannedAction.Status.DONE
     assert PlannedAction.objects.filter(account_id=book["light"].pk, as_of=AS_OF).count() == 1
     assert PlannedAction.objects.filter(status="planned").count() == planned
+
+
+def test_the_workbench_row_escalates_and_pauses(book: dict[str, Any]) -> None:
+    """contact.AccountContactState feeds the strategy: an open promise due before the day is
+    broken (one step further), a dispute over all the overdue amount pauses, one over part of
+    it does not."""
+    from huikuan.contact.models import AccountContactState
+
+    services.cycle_run(as_of=AS_OF, actor=None)
+    before = {k: state(book[k]) for k in ("light", "medium")}
+    AccountContactState.objects.create(
+        account=book["light"], promise_status="open", promise_due_on=AS_OF - dt.timedelta(days=2)
+    )
+    AccountContactState.objects.create(account=book["medium"], disputed_amount=Decimal("3150.00"))
+    AccountContactState.objects.create(account=book["large"], disputed_amount=Decimal("100.00"))
+    services.cycle_run(as_of=AS_OF + dt.timedelta(days=1), actor=None)
+    light = AccountState.objects.get(account=book["light"])
+    assert light.step != before["light"][2]
+    assert StepHistory.objects.filter(account_id=book["light"].pk, reason="broken_promise").exists()
+    assert AccountState.objects.get(account=book["medium"]).paused
+    assert not AccountState.objects.get(account=book["large"]).paused
+
+
+def test_a_promise_due_on_the_day_reads_as_due_today() -> None:
+    frame = pl.DataFrame(
+        {
+            "promise_status": ["open", "open", "open", None, "kept"],
+            "promise_due_on": [
+                AS_OF,
+                AS_OF - dt.timedelta(days=1),
+                AS_OF + dt.timedelta(1),
+                None,
+                AS_OF,
+            ],
+        }
+    )
+    got = frame.select(engine._promise_status(AS_OF)).to_series().to_list()
+    assert got == ["due_today", "broken", "open", "none", "kept"]
