@@ -145,6 +145,10 @@ HUIKUAN_EXPORT_SYNC_ROWS = int(os.environ.get("HUIKUAN_EXPORT_SYNC_ROWS", 5000))
 # ("HH:MM"; empty: no schedule), split into this many partition tasks.
 HUIKUAN_CYCLE_AT = os.environ.get("HUIKUAN_CYCLE_AT", "05:30")
 HUIKUAN_CYCLE_PARTITIONS = int(os.environ.get("HUIKUAN_CYCLE_PARTITIONS", 1))
+# What the apps above the cycle do at a run's start and after its end, called as
+# ``hook(run=..., actor=...)`` (cycle.services): the cycle does not import them.
+HUIKUAN_CYCLE_BEFORE: list[str] = []
+HUIKUAN_CYCLE_AFTER: list[str] = []
 FILE_UPLOAD_MAX_MEMORY_SIZE = 4 * 1024 * 1024  # larger uploads spool to a temporary file
 DATA_UPLOAD_MAX_MEMORY_SIZE = 16 * 1024 * 1024
 

@@ -12,10 +12,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from huikuan.audit.services import audit_record
 from huikuan.cycle.domain import Plan, is_month_end
@@ -77,7 +79,17 @@ def cycle_start(
             obj=run,
             changes={"as_of": [None, as_of], "partitions": [None, partitions]},
         )
+    _run_hooks("HUIKUAN_CYCLE_BEFORE", run, actor)
     return run
+
+
+def _run_hooks(setting: str, run: CycleRun, actor: Any) -> None:
+    """The apps above the cycle that act at its start (promise evaluation) or its end
+    (assignment), named in settings by dotted path: the cycle calls them without depending on
+    them. Each is called as ``hook(run=run, actor=actor)``, must be safe to call twice, and
+    does its own transactions."""
+    for path in getattr(settings, setting, ()):
+        import_string(path)(run=run, actor=actor)
 
 
 def cycle_partition(run_id: int, partition: int) -> CycleRun:
@@ -120,6 +132,7 @@ def cycle_finish(run: CycleRun, *, actor: Any) -> CycleRun:
             obj=run,
             changes={"counts": [None, run.counts], "seconds": [None, run.timings]},
         )
+    _run_hooks("HUIKUAN_CYCLE_AFTER", run, actor)
     return run
 
 

@@ -315,3 +315,26 @@ def test_a_promise_due_on_the_day_reads_as_due_today() -> None:
     )
     got = frame.select(engine._promise_status(AS_OF)).to_series().to_list()
     assert got == ["due_today", "broken", "open", "none", "kept"]
+
+
+calls: list[tuple[str, int]] = []
+
+
+def record_before(*, run: CycleRun, actor: Any) -> None:
+    calls.append(("before", run.pk))
+
+
+def record_after(*, run: CycleRun, actor: Any) -> None:
+    assert run.status == CycleRun.Status.DONE
+    calls.append(("after", run.pk))
+
+
+def test_the_apps_above_are_called_at_the_start_and_after_the_end(
+    book: dict[str, Any], settings: Any
+) -> None:
+    here = f"{__name__}."
+    settings.HUIKUAN_CYCLE_BEFORE = [here + "record_before"]
+    settings.HUIKUAN_CYCLE_AFTER = [here + "record_after"]
+    calls.clear()
+    run = services.cycle_run(as_of=AS_OF, actor=None)
+    assert calls == [("before", run.pk), ("after", run.pk)]
