@@ -34,6 +34,7 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--accounts", type=int, default=1_000_000)
     parser.add_argument("--as-of", type=dt.date.fromisoformat, default=dt.date(2026, 11, 23))
     parser.add_argument("--partitions", type=int, default=1)
+    parser.add_argument("--workers", type=int, default=1, help="partitions run at a time")
     parser.add_argument("--sqlite", action="store_true")
     parser.add_argument("--server-url", default=DEFAULT_SERVER)
     parser.add_argument("--database-url", help="use this database instead of a scratch one")
@@ -96,7 +97,7 @@ def _run(args: argparse.Namespace) -> None:
             cursor.execute("VACUUM ANALYZE")
     from huikuan.cycle.services import cycle_run
 
-    print(f"database: {connection.vendor}, partitions: {args.partitions}")
+    print(f"database: {connection.vendor}, partitions: {args.partitions}, workers: {args.workers}")
     days = [
         ("first day", args.as_of),
         ("same day again", args.as_of),
@@ -105,7 +106,7 @@ def _run(args: argparse.Namespace) -> None:
     ]
     for label, day in days:
         started = time.perf_counter()
-        run = cycle_run(as_of=day, actor=None, partitions=args.partitions)
+        run = cycle_run(as_of=day, actor=None, partitions=args.partitions, workers=args.workers)
         seconds = time.perf_counter() - started
         c, t = run.counts, run.timings
         print(

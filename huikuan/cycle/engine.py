@@ -20,6 +20,7 @@ and the previous day's state of the others, and resuming runs the others.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -79,6 +80,36 @@ STATE_READ: dict[str, pl.DataType] = {
 }
 
 
+@dataclass(frozen=True)
+class IdRange:
+    """The accounts of one partition: ids from ``low`` (included) to ``high`` (excluded), either
+    end open. Ranges rather than ``id % n``: each partition reads its own slice of every table
+    through the primary key or the account index instead of scanning all of them."""
+
+    low: int | None = None
+    high: int | None = None
+
+    def where(self, column: str) -> str:
+        low = f"{column} >= %s" if self.low is not None else "true"
+        high = f"{column} < %s" if self.high is not None else "true"
+        return f"({low} AND {high})"
+
+    @property
+    def params(self) -> list[int]:
+        return [b for b in (self.low, self.high) if b is not None]
+
+
+def id_ranges(bounds: list[int]) -> list[IdRange]:
+    """The partitions of ``bounds`` (``n - 1`` inner boundaries give ``n`` partitions, the first
+    and the last open-ended, so an account created during a run still falls in one)."""
+    edges: list[int | None] = [None, *bounds, None]
+    return [IdRange(low, high) for low, high in itertools.pairwise(edges)]
+
+
+ALL_IDS = IdRange()
+NO_IDS = IdRange(0, 0)
+
+
 @dataclass
 class PartitionResult:
     accounts: int = 0
@@ -106,12 +137,12 @@ def partition_run(
     as_of: dt.date,
     plan: Plan,
     partition: int = 0,
-    partitions: int = 1,
+    ids: IdRange = ALL_IDS,
     full_snapshot: bool,
     rebuild: bool = False,
 ) -> PartitionResult:
     started = time.perf_counter()
-    accounts, state, refreshed = _read(as_of, partition, partitions, rebuild=rebuild)
+    accounts, state, refreshed = _read(as_of, ids, rebuild=rebuild)
     read = time.perf_counter()
     previous = _previous(state, as_of)
     day = cycle_compute(accounts, previous, as_of=as_of, plan=plan)
@@ -127,7 +158,7 @@ def partition_run(
             run_id=run_id,
             as_of=as_of,
             partition=partition,
-            partitions=partitions,
+            ids=ids,
             first=state.is_empty(),
         )
     written = time.perf_counter()
@@ -149,18 +180,11 @@ def partition_run(
 # --- read -------------------------------------------------------------------------------------
 
 
-def _in_partition(column: str) -> str:
-    return f"({column} %% %s) = %s"
-
-
-def _read(
-    as_of: dt.date, partition: int, partitions: int, *, rebuild: bool
-) -> tuple[pl.DataFrame, pl.DataFrame, int]:
+def _read(as_of: dt.date, ids: IdRange, *, rebuild: bool) -> tuple[pl.DataFrame, pl.DataFrame, int]:
     """The partition's accounts and states, and how many accounts had their overdue amounts
     recomputed from their items first."""
-    part = [partitions, partition]
     with transaction.atomic():
-        refreshed = _refresh_overdue(as_of, part, rebuild=rebuild)
+        refreshed = _refresh_overdue(as_of, ids, rebuild=rebuild)
     overdue = " + ".join(f"a.overdue_{c}" for c in COMPONENTS)
     accounts = read_frame(
         f"""SELECT a.id, a.portfolio_id, a.status, {fen("a.outstanding")}, {fen(overdue)},
@@ -169,8 +193,8 @@ def _read(
                    {fen("cs.disputed_amount")}
             FROM ledger_account a JOIN ledger_debtor d ON d.id = a.debtor_id
             LEFT JOIN contact_accountcontactstate cs ON cs.account_id = a.id
-            WHERE {_in_partition("a.id")}""",
-        part,
+            WHERE {ids.where("a.id")}""",
+        ids.params,
         {**ACCOUNT_READ, **CONTACT_READ},
     )
     state = read_frame(
@@ -179,8 +203,8 @@ def _read(
                    strategy, arm, step, step_since, paused, next_action_on, next_channel,
                    base_segment, base_segment_since, base_strategy, base_arm, base_step,
                    base_step_since
-            FROM cycle_accountstate WHERE {_in_partition("account_id")}""",
-        part,
+            FROM cycle_accountstate WHERE {ids.where("account_id")}""",
+        ids.params,
         STATE_READ,
     ).with_columns(
         # Stored as "" for none; the computation speaks null.
@@ -221,11 +245,11 @@ def _promise_status(as_of: dt.date) -> pl.Expr:
 def read_accounts(as_of: dt.date) -> pl.DataFrame:
     """Every account as the cycle reads it on ``as_of`` (overdue amounts brought to that day
     where needed): what a segment preview counts."""
-    accounts, _state, _refreshed = _read(as_of, 0, 1, rebuild=False)
+    accounts, _state, _refreshed = _read(as_of, ALL_IDS, rebuild=False)
     return accounts
 
 
-def _refresh_overdue(as_of: dt.date, part: list[int], *, rebuild: bool) -> int:
+def _refresh_overdue(as_of: dt.date, ids: IdRange, *, rebuild: bool) -> int:
     """Bring the overdue aggregates of the partition's accounts to ``as_of`` where they are not
     there yet: those never computed, computed for a later day, or with an unpaid item that fell
     due since (``next_due_date`` before ``as_of``). Every account on a rebuild. One grouped
@@ -251,10 +275,10 @@ def _refresh_overdue(as_of: dt.date, part: list[int], *, rebuild: bool) -> int:
                                       THEN i.due_date END) AS next_due
                       FROM ledger_receivableitem i
                       JOIN ledger_account a ON a.id = i.account_id
-                      WHERE {stale} AND {_in_partition("a.id")}
+                      WHERE {stale} AND {ids.where("a.id")}
                       GROUP BY i.account_id) s
                 WHERE ledger_account.id = s.account_id""",
-            [as_of, *[as_of] * len(COMPONENTS), as_of, *stale_params, *part],
+            [as_of, *[as_of] * len(COMPONENTS), as_of, *stale_params, *ids.params],
         )
         return int(cursor.rowcount)
 
@@ -314,39 +338,38 @@ def _write(
     run_id: int,
     as_of: dt.date,
     partition: int,
-    partitions: int,
+    ids: IdRange,
     first: bool,
 ) -> None:
     """The day's rows of the partition replace any an earlier run of the day wrote, so a rerun
     leaves what one run leaves. Rows no key can clash with go straight in with ``COPY`` (the
     equivalent on SQLite); only the states of a partition that has some are merged."""
-    part = [partitions, partition]
     _write_states(cursor, changed, first=first)
     for table in ("cycle_stephistory", "cycle_snapshot"):
         _execute(
             cursor,
-            f"DELETE FROM {table} WHERE as_of = %s AND {_in_partition('account_id')}",
-            [as_of, *part],
+            f"DELETE FROM {table} WHERE as_of = %s AND {ids.where('account_id')}",
+            [as_of, *ids.params],
         )
     copy_into(cursor, "cycle_stephistory", day.moves)
     copy_into(cursor, "cycle_snapshot", snapshots, money=("outstanding_fen", "overdue_fen"))
-    _write_actions(cursor, day.actions, as_of=as_of, part=part)
+    _write_actions(cursor, day.actions, as_of=as_of, ids=ids)
     _write_totals(cursor, day.totals, run_id=run_id, as_of=as_of, partition=partition)
 
 
-def _write_actions(cursor: Any, actions: pl.DataFrame, *, as_of: dt.date, part: list[int]) -> None:
+def _write_actions(cursor: Any, actions: pl.DataFrame, *, as_of: dt.date, ids: IdRange) -> None:
     """Planned actions are replanned; those already worked (done, cancelled) stay, and the
     plan leaves out the steps they cover."""
     _execute(
         cursor,
         f"""DELETE FROM cycle_plannedaction
-            WHERE as_of = %s AND status = 'planned' AND {_in_partition("account_id")}""",
-        [as_of, *part],
+            WHERE as_of = %s AND status = 'planned' AND {ids.where("account_id")}""",
+        [as_of, *ids.params],
     )
     cursor.execute(
         f"""SELECT account_id, step FROM cycle_plannedaction
-            WHERE as_of = %s AND {_in_partition("account_id")}""",
-        [as_of, *part],
+            WHERE as_of = %s AND {ids.where("account_id")}""",
+        [as_of, *ids.params],
     )
     worked = pl.DataFrame(
         cursor.fetchall(), schema={"account_id": pl.Int64, "step": pl.String}, orient="row"

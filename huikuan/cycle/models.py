@@ -34,6 +34,9 @@ class CycleRun(models.Model):
         _("status"), max_length=8, choices=Status.choices, default=Status.RUNNING
     )
     partitions = models.PositiveSmallIntegerField(_("partitions"), default=1)
+    # The account ids where one partition ends and the next begins (partitions - 1 of them),
+    # fixed when the run starts so that a resumed run splits the accounts as it first did.
+    bounds = models.JSONField(default=list, blank=True)
     # Partitions finished so far: a run that died resumes with the others.
     partitions_done = models.JSONField(default=list, blank=True)
     counts = models.JSONField(_("counts"), default=dict, blank=True)
@@ -62,8 +65,14 @@ class AccountState(models.Model):
     DPD is not stored (it is the as-of date minus the ledger's oldest unpaid due date): a row
     is written only on the days something in it changes, not every day for every account."""
 
+    # No foreign-key check: the engine writes states only for accounts it has just read, and a
+    # check per row costs the first run (a million new states) seconds.
     account = models.OneToOneField(
-        "ledger.Account", on_delete=models.CASCADE, primary_key=True, related_name="cycle_state"
+        "ledger.Account",
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="cycle_state",
+        db_constraint=False,
     )
     changed_on = models.DateField(_("changed on"))
     bucket = models.CharField(_("bucket"), max_length=12)
@@ -90,7 +99,6 @@ class AccountState(models.Model):
     class Meta:
         verbose_name = _("account state")
         verbose_name_plural = _("account states")
-        indexes = [models.Index(fields=("segment", "step"))]
 
     def __str__(self) -> str:
         return f"{self.account_id} {self.segment}/{self.step}"
@@ -99,7 +107,7 @@ class AccountState(models.Model):
 class StepHistory(models.Model):
     """One move of an account between steps (or segments); written only when it moves."""
 
-    account_id = models.BigIntegerField(_("account"), db_index=True)
+    account_id = models.BigIntegerField(_("account"))  # leads the unique (account_id, as_of)
     as_of = models.DateField(_("as of"))
     segment = models.CharField(_("segment"), max_length=40, blank=True)
     strategy = models.CharField(_("strategy"), max_length=40, blank=True)
@@ -129,7 +137,7 @@ class PlannedAction(models.Model):
         CANCELLED = "cancelled", _("Cancelled")
 
     account_id = models.BigIntegerField(_("account"))
-    as_of = models.DateField(_("date"), db_index=True)
+    as_of = models.DateField(_("date"))  # leads the index (as_of, team_kind, channel)
     segment = models.CharField(_("segment"), max_length=40)
     strategy = models.CharField(_("strategy"), max_length=40)
     arm = models.CharField(_("arm"), max_length=10)

@@ -1,6 +1,6 @@
 """Running the daily cycle: a recorded run over one or more partitions, resumable.
 
-A run for an as-of date splits the accounts into ``partitions`` by ``id % partitions``; each
+A run for an as-of date splits the accounts into ``partitions`` ranges of ids; each
 partition is one transaction (``engine.partition_run``) and is recorded in the run when it
 commits. A run that dies is resumed by running the same date again: the partitions it finished
 are skipped. Partitions can run as separate tasks (``tasks.run_partition``), so more workers
@@ -10,20 +10,22 @@ finish sooner; the command line runs them in turn.
 from __future__ import annotations
 
 import datetime as dt
+import functools
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from huikuan.audit.services import audit_record
 from huikuan.cycle.domain import Plan, is_month_end
-from huikuan.cycle.engine import PartitionResult, partition_run
+from huikuan.cycle.engine import NO_IDS, IdRange, PartitionResult, id_ranges, partition_run
 from huikuan.cycle.models import CycleRun
-from huikuan.ledger.models import Portfolio
+from huikuan.ledger.models import Account, Portfolio
 from huikuan.lib._translate import _
 from huikuan.strategy import selectors as strategy_selectors
 from huikuan.strategy.models import Segment
@@ -69,6 +71,7 @@ def cycle_start(
         run = CycleRun.objects.create(
             as_of=as_of,
             partitions=partitions,
+            bounds=_partition_bounds(partitions),
             rebuild=rebuild,
             full_snapshot=first or is_month_end(as_of),
             started_by=actor,
@@ -81,6 +84,15 @@ def cycle_start(
         )
     _run_hooks("HUIKUAN_CYCLE_BEFORE", run, actor)
     return run
+
+
+def _partition_bounds(partitions: int) -> list[int]:
+    """Account ids that split the accounts into ``partitions`` ranges of about equal count:
+    each the id at a multiple of count / partitions in id order (a walk of the primary key)."""
+    count = Account.objects.count()
+    ids = Account.objects.order_by("pk").values_list("pk", flat=True)
+    bounds = [ids[count * k // partitions] for k in range(1, partitions) if count]
+    return sorted(set(bounds))
 
 
 def _run_hooks(setting: str, run: CycleRun, actor: Any) -> None:
@@ -102,7 +114,7 @@ def cycle_partition(run_id: int, partition: int) -> CycleRun:
         as_of=run.as_of,
         plan=plan_on(run.as_of),
         partition=partition,
-        partitions=run.partitions,
+        ids=_partition_ids(run, partition),
         full_snapshot=run.full_snapshot,
         rebuild=run.rebuild,
     )
@@ -116,6 +128,12 @@ def cycle_partition(run_id: int, partition: int) -> CycleRun:
             run.partitions_done = sorted([*run.partitions_done, partition])
             run.save(update_fields=["counts", "timings", "partitions_done"])
     return run
+
+
+def _partition_ids(run: CycleRun, partition: int) -> IdRange:
+    ranges = id_ranges(run.bounds)
+    # Fewer accounts than partitions: the partitions past the last range are empty.
+    return ranges[partition] if partition < len(ranges) else NO_IDS
 
 
 def cycle_finish(run: CycleRun, *, actor: Any) -> CycleRun:
@@ -145,17 +163,37 @@ def cycle_fail(run: CycleRun, *, message: str) -> CycleRun:
 
 
 def cycle_run(
-    *, as_of: dt.date, actor: Any, partitions: int = 1, rebuild: bool = False
+    *, as_of: dt.date, actor: Any, partitions: int = 1, rebuild: bool = False, workers: int = 1
 ) -> CycleRun:
-    """The whole run here and now, partition after partition (the command line)."""
+    """The whole run here and now (the command line): its partitions in turn, or ``workers``
+    of them at a time on PostgreSQL."""
     run = cycle_start(as_of=as_of, actor=actor, partitions=partitions, rebuild=rebuild)
+    todo = [p for p in range(run.partitions) if p not in run.partitions_done]
     try:
-        for partition in range(run.partitions):
-            cycle_partition(run.pk, partition)
+        _run_partitions(run.pk, todo, workers=workers)
     except Exception as exc:
         cycle_fail(run, message=str(exc))
         raise
     return cycle_finish(run, actor=actor)
+
+
+def _run_partitions(run_id: int, partitions: list[int], *, workers: int) -> None:
+    """Threads, not processes: a partition's time is spent in PostgreSQL and in Polars, both of
+    which let go of the GIL, so two threads keep two server backends and the cores busy. SQLite
+    takes one writer at a time: there the partitions run in turn."""
+    if workers <= 1 or len(partitions) <= 1 or connection.vendor != "postgresql":
+        for partition in partitions:
+            cycle_partition(run_id, partition)
+        return
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        list(pool.map(functools.partial(_partition_in_thread, run_id), partitions))
+
+
+def _partition_in_thread(run_id: int, partition: int) -> None:
+    try:
+        cycle_partition(run_id, partition)
+    finally:
+        connection.close()  # this thread's own connection
 
 
 # --- running from the web, the API and the schedule (tasks.run_partition) ----------------------

@@ -141,8 +141,14 @@ class Account(models.Model):
 
     Status = AccountStatus
 
-    creditor = models.ForeignKey(Creditor, on_delete=models.PROTECT, related_name="accounts")
-    portfolio = models.ForeignKey(Portfolio, on_delete=models.PROTECT, related_name="accounts")
+    # Every index on this table is updated with each row the daily cycle rewrites, so none is
+    # kept twice: creditor, portfolio and collector lead indexes below (db_index=False).
+    creditor = models.ForeignKey(
+        Creditor, on_delete=models.PROTECT, related_name="accounts", db_index=False
+    )
+    portfolio = models.ForeignKey(
+        Portfolio, on_delete=models.PROTECT, related_name="accounts", db_index=False
+    )
     debtor = models.ForeignKey(Debtor, on_delete=models.PROTECT, related_name="accounts")
     contract_no = models.CharField(_("contract number"), max_length=64)
     product = models.CharField(_("product"), max_length=12, choices=Product.choices)
@@ -154,7 +160,6 @@ class Account(models.Model):
         max_length=12,
         choices=AccountStatus.choices,
         default=AccountStatus.CURRENT,
-        db_index=True,
     )
     collector = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -163,6 +168,7 @@ class Account(models.Model):
         on_delete=models.SET_NULL,
         related_name="accounts",
         verbose_name=_("collector"),
+        db_index=False,
     )
     team = models.ForeignKey(
         "iam.Team",
@@ -204,6 +210,8 @@ class Account(models.Model):
             models.Index(fields=["collector", "oldest_unpaid_due"]),
             models.Index(fields=["contract_no"]),
             models.Index(fields=["outstanding"]),
+            # Not db_index on the field: that adds a second, LIKE-pattern index on PostgreSQL.
+            models.Index(fields=["status"], name="ledger_account_status"),
         ]
         permissions = [
             ("view_all_accounts", _("Can read every account")),

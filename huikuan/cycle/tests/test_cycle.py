@@ -175,6 +175,33 @@ def test_partitions_give_the_same_result_as_one(book: dict[str, Any]) -> None:
     assert tables() == split
 
 
+@pytest.mark.django_db(transaction=True)
+def test_partitions_run_side_by_side_give_the_same_result(book: dict[str, Any]) -> None:
+    """Threads with connections of their own (on SQLite the partitions run in turn)."""
+    services.cycle_run(as_of=AS_OF, actor=None)
+    alone = tables()
+    services.cycle_run(as_of=AS_OF + dt.timedelta(days=1), actor=None)
+    following = tables()
+    for model in (AccountState, StepHistory, PlannedAction, Snapshot, CycleRun):
+        model.objects.all().delete()
+    Account.objects.update(overdue_as_of=None)
+    run = services.cycle_run(as_of=AS_OF, actor=None, partitions=4, workers=2)
+    assert run.status == CycleRun.Status.DONE
+    assert sorted(run.partitions_done) == [0, 1, 2, 3]
+    assert len(run.bounds) == 3
+    assert tables() == alone
+    services.cycle_run(as_of=AS_OF + dt.timedelta(days=1), actor=None, partitions=4, workers=2)
+    assert tables() == following
+
+
+def test_id_ranges_cover_every_id_once() -> None:
+    ranges = engine.id_ranges([10, 20])
+    assert [(r.low, r.high) for r in ranges] == [(None, 10), (10, 20), (20, None)]
+    assert ranges[1].where("id") == "(id >= %s AND id < %s)"
+    assert ranges[1].params == [10, 20]
+    assert engine.id_ranges([]) == [engine.ALL_IDS]
+
+
 def test_a_run_that_dies_resumes_and_ends_as_one_clean_run(
     book: dict[str, Any], monkeypatch: Any
 ) -> None:

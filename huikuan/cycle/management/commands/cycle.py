@@ -46,6 +46,14 @@ class Command(TranslatedCommand):
             help=gettext_lazy("split the accounts into this many parts"),
         )
         parser.add_argument(
+            "--workers",
+            type=int,
+            default=1,
+            help=gettext_lazy(
+                "run this many partitions at a time (PostgreSQL; SQLite runs them in turn)"
+            ),
+        )
+        parser.add_argument(
             "--rebuild",
             action="store_true",
             help=gettext_lazy(
@@ -65,6 +73,7 @@ class Command(TranslatedCommand):
                 actor=None,
                 partitions=options["partitions"],
                 rebuild=options["rebuild"],
+                workers=options["workers"],
             )
         except ValidationError as exc:
             raise CommandError(" ".join(exc.messages)) from exc
