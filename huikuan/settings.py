@@ -147,6 +147,9 @@ HUIKUAN_CYCLE_AT = os.environ.get("HUIKUAN_CYCLE_AT", "05:30")
 HUIKUAN_CYCLE_PARTITIONS = int(os.environ.get("HUIKUAN_CYCLE_PARTITIONS", 1))
 # What the apps above the cycle do at a run's start and after its end, called as
 # ``hook(run=..., actor=...)`` (cycle.services): the cycle does not import them.
+# Memory for the sorts and hash tables of the cycle's queries on PostgreSQL, per connection
+# (each worker has one): enough to keep a million accounts' aggregates off the disk.
+HUIKUAN_CYCLE_WORK_MEM = os.environ.get("HUIKUAN_CYCLE_WORK_MEM", "256MB")
 HUIKUAN_CYCLE_BEFORE: list[str] = []
 HUIKUAN_CYCLE_AFTER: list[str] = []
 FILE_UPLOAD_MAX_MEMORY_SIZE = 4 * 1024 * 1024  # larger uploads spool to a temporary file
